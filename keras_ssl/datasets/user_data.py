@@ -1,0 +1,353 @@
+"""Loaders for the user's own data: image folders, text, CSV, arrays, TFDS."""
+
+import csv
+import io
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.datasets.labeled_data import LabeledData
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_CHANNELS = {"grayscale": 1, "rgb": 3}
+
+
+def load_image_folder(path, image_size=None, color_mode="grayscale"):
+    """Loads images from a folder with one subfolder per class.
+
+    `path/<class_name>/<image>` files are read (subfolders recursively),
+    classes are the subfolder names in sorted order. PNG, JPEG, BMP and GIF
+    (first frame) files are decoded; other files are ignored.
+
+    Args:
+        path: The root folder.
+        image_size: Optional `(height, width)` to resize every image to.
+            Without it, all images must already have the same size.
+        color_mode: `"grayscale"` (1 channel) or `"rgb"` (3 channels).
+
+    Returns:
+        A `LabeledData` with `uint8` images of shape `(N, H, W, C)`, labels
+        and the class names.
+
+    Example:
+
+    >>> data = keras_ssl.datasets.load_image_folder("photos/", image_size=(64, 64))
+    """
+    path = os.fspath(path)
+    if color_mode not in _CHANNELS:
+        raise ValueError(
+            f"Invalid `color_mode`. Received: color_mode={color_mode!r}. "
+            f"Expected one of {list(_CHANNELS)}."
+        )
+    if image_size is not None and (
+        not isinstance(image_size, tuple | list)
+        or len(image_size) != 2
+        or not all(isinstance(s, int) and s > 0 for s in image_size)
+    ):
+        raise ValueError(
+            "`image_size` must be None or a tuple of two positive integers "
+            f"(height, width). Received: image_size={image_size!r}."
+        )
+    if not os.path.isdir(path):
+        raise ValueError(f"`path` must be an existing folder. Received: path={path!r}.")
+    class_names = sorted(
+        entry.name
+        for entry in os.scandir(path)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    images, labels = [], []
+    for label, class_name in enumerate(class_names):
+        for file_path in _image_files(os.path.join(path, class_name)):
+            images.append(_decode_image(file_path, _CHANNELS[color_mode], image_size))
+            labels.append(label)
+            if images[-1].shape != images[0].shape:
+                raise ValueError(
+                    f"Images have different sizes: {file_path!r} has shape "
+                    f"{images[-1].shape} but earlier images have "
+                    f"{images[0].shape}. Pass `image_size=(height, width)` to "
+                    "resize them."
+                )
+    _check_not_empty(
+        len(images),
+        f"image folder {path!r} (expected subfolders per class holding "
+        f"{', '.join(IMAGE_EXTENSIONS)} files)",
+    )
+    return LabeledData(
+        x=np.stack(images),
+        y=np.asarray(labels, dtype=np.int64),
+        label_names=class_names,
+        name=os.path.basename(os.path.normpath(path)),
+    )
+
+
+def _image_files(folder):
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                yield os.path.join(root, name)
+
+
+def _decode_image(file_path, channels, image_size):
+    try:
+        image = tf.io.decode_image(
+            tf.io.read_file(file_path), channels=channels, expand_animations=False
+        )
+    except tf.errors.InvalidArgumentError as e:
+        raise ValueError(f"Could not decode image {file_path!r}: {e.message}") from e
+    if image_size is not None:
+        image = tf.image.resize(image, image_size, antialias=True)
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return image.numpy()
+
+
+def load_text_file(path):
+    """Loads a UTF-8 text file with one document per line.
+
+    Surrounding whitespace is stripped; empty lines are skipped and their
+    number is logged.
+
+    Args:
+        path: Path of the text file.
+
+    Returns:
+        An unlabelled `LabeledData` whose `x` is an object array of `str`.
+
+    Example:
+
+    >>> docs = keras_ssl.datasets.load_text_file("corpus.txt")
+    """
+    path = os.fspath(path)
+    lines = _read_utf8(path).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # A final newline does not start another document.
+    texts = [line.strip() for line in lines]
+    texts = [text for text in texts if text]
+    skipped = len(lines) - len(texts)
+    if skipped:
+        logger.warning("Skipped %d empty line(s) in %r.", skipped, path)
+    _check_not_empty(len(texts), f"text file {path!r}")
+    return LabeledData(x=_object_array(texts), name=os.path.basename(path))
+
+
+def load_csv(path, text_column, label_column=None):
+    """Loads texts (and optional labels) from a UTF-8 CSV file with a header.
+
+    Labels are mapped to integers in the sorted order of their distinct
+    values (numerically when every label is an integer). Rows with an empty
+    text are skipped and their number is logged.
+
+    Args:
+        path: Path of the CSV file; its first row names the columns.
+        text_column: Name of the column holding the texts.
+        label_column: Optional name of the column holding the labels.
+
+    Returns:
+        A `LabeledData` of `str` texts, with labels and `label_names` when
+        `label_column` is given.
+
+    Example:
+
+    >>> data = keras_ssl.datasets.load_csv("reviews.csv", "text", "sentiment")
+    """
+    path = os.fspath(path)
+    reader = csv.DictReader(io.StringIO(_read_utf8(path), newline=""))
+    columns = reader.fieldnames or []
+    for arg, column in (("text_column", text_column), ("label_column", label_column)):
+        if column is not None and column not in columns:
+            raise ValueError(
+                f"Column not found in {path!r}. Received: {arg}={column!r}. "
+                f"Expected one of the columns present: {columns}."
+            )
+    texts, raw_labels = [], []
+    skipped = 0
+    for row_number, row in enumerate(reader, start=2):
+        text = (row[text_column] or "").strip()
+        if not text:
+            skipped += 1
+            continue
+        texts.append(text)
+        if label_column is not None:
+            label = (row[label_column] or "").strip()
+            if not label:
+                raise ValueError(
+                    f"Missing label in {path!r}, row {row_number} "
+                    f"(column {label_column!r})."
+                )
+            raw_labels.append(label)
+    if skipped:
+        logger.warning("Skipped %d row(s) with empty text in %r.", skipped, path)
+    _check_not_empty(len(texts), f"CSV file {path!r}")
+    y = label_names = None
+    if label_column is not None:
+        label_names = sorted(set(raw_labels), key=_label_sort_key(raw_labels))
+        index = {name: i for i, name in enumerate(label_names)}
+        y = np.asarray([index[label] for label in raw_labels], dtype=np.int64)
+    return LabeledData(
+        x=_object_array(texts),
+        y=y,
+        label_names=label_names,
+        name=os.path.basename(path),
+    )
+
+
+def _label_sort_key(labels):
+    try:
+        [int(label) for label in labels]
+    except ValueError:
+        return None
+    return int
+
+
+def from_arrays(x, y=None, label_names=None, name="arrays"):
+    """Wraps (and validates) in-memory arrays as `LabeledData`.
+
+    Args:
+        x: Images as an integer array of shape `(N, H, W)` or
+            `(N, H, W, C)` with values in `[0, 255]` (stored as `uint8`;
+            rank 3 gets a channel axis), or a 1-D array/list of strings.
+        y: Optional 1-D integer labels, one per example, non-negative.
+        label_names: Optional list of class names (requires `y`), with
+            more entries than the largest label.
+        name: Name of the data source.
+
+    Returns:
+        A `LabeledData`.
+
+    Example:
+
+    >>> data = keras_ssl.datasets.from_arrays(images, labels, name="mine")
+    """
+    x = _validate_x(x)
+    if y is not None:
+        y = _validate_y(y, len(x))
+    if label_names is not None:
+        if y is None:
+            raise ValueError(
+                "`label_names` requires `y`. Received: y=None, "
+                f"label_names={label_names!r}."
+            )
+        label_names = list(label_names)
+        too_few = y.max() >= len(label_names)
+        if too_few or not all(isinstance(n, str) for n in label_names):
+            raise ValueError(
+                "`label_names` must be a list of strings with one entry per "
+                f"class (more than max(y)={y.max()}). "
+                f"Received: label_names={label_names!r}."
+            )
+    return LabeledData(x=x, y=y, label_names=label_names, name=name)
+
+
+def _validate_x(x):
+    if isinstance(x, list | tuple) and all(isinstance(s, str | bytes) for s in x):
+        x = _object_array(x)  # np.asarray cannot mix str and bytes.
+    x = np.asarray(x)
+    if x.dtype.kind in "USO":
+        if x.ndim != 1 or not all(isinstance(s, str | bytes) for s in x):
+            raise ValueError(
+                "Texts in `x` must be a 1-D array of strings. Received: x with "
+                f"shape {x.shape} and dtype {x.dtype}."
+            )
+        x = _object_array(
+            [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in x]
+        )
+    elif x.dtype.kind in "ui" and x.ndim in (3, 4):
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ValueError(
+                "Image pixels in `x` must lie in [0, 255]. Received: x with "
+                f"values in [{x.min()}, {x.max()}]."
+            )
+        x = x.astype(np.uint8)
+        if x.ndim == 3:
+            x = x[..., np.newaxis]
+    else:
+        hint = ""
+        if x.dtype.kind == "f":
+            hint = (
+                " Convert float images first, e.g. `(x * 255).astype('uint8')` "
+                "for values in [0, 1]."
+            )
+        raise ValueError(
+            "`x` must be integer images of rank 3 (N, H, W) or 4 (N, H, W, C), "
+            "or a 1-D array of strings. Received: x with shape "
+            f"{x.shape} and dtype {x.dtype}.{hint}"
+        )
+    _check_not_empty(len(x), "`x`")
+    return x
+
+
+def _validate_y(y, n):
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "ui" or len(y) != n:
+        raise ValueError(
+            f"`y` must be a 1-D integer array with one label per example ({n}). "
+            f"Received: y with shape {y.shape} and dtype {y.dtype}."
+        )
+    if y.min() < 0:
+        raise ValueError(
+            f"`y` must hold non-negative class indices. Received: min(y)={y.min()}."
+        )
+    return y.astype(np.int64)
+
+
+def load_tfds(name, split="train", **kwargs):
+    """Loads a TensorFlow Datasets dataset as a `tf.data.Dataset`.
+
+    Requires the optional dependency `tensorflow-datasets`
+    (`pip install keras-ssl[tfds]`). TFDS may download the data.
+
+    Args:
+        name: The TFDS name, e.g. `"cifar10"`.
+        split: The TFDS split, e.g. `"train"` or `"test[:10%]"`.
+        **kwargs: Passed to `tfds.load` (`as_supervised=True` by default, so
+            elements are `(x, y)` pairs).
+
+    Returns:
+        A `tf.data.Dataset`.
+
+    Example:
+
+    >>> ds = keras_ssl.datasets.load_tfds("cifar10", split="train")
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"`name` must be a non-empty TFDS name. Received: name={name!r}."
+        )
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise ImportError(
+            f"Loading the TFDS dataset {name!r} requires `tensorflow-datasets`, "
+            "which is not installed. Install it with "
+            "`pip install keras-ssl[tfds]`."
+        ) from e
+    kwargs.setdefault("as_supervised", True)
+    return tfds.load(name, split=split, **kwargs)
+
+
+def _read_utf8(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line_number = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"{path!r} is not valid UTF-8: line {line_number} has an invalid "
+            f"byte {data[e.start : e.start + 1]!r}. Expected a UTF-8 encoded file."
+        ) from None
+
+
+def _object_array(strings):
+    array = np.empty(len(strings), dtype=object)
+    array[:] = list(strings)
+    return array
+
+
+def _check_not_empty(n, source):
+    if n == 0:
+        raise ValueError(f"The dataset is empty: no examples found in {source}.")

@@ -1,0 +1,21 @@
+"""Frozen-encoder evaluation protocols and raw-input baselines."""
+
+from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.format_results_table import format_results_table
+from keras_ssl.evaluation.knn_evaluate import knn_evaluate
+from keras_ssl.evaluation.linear_probe import linear_probe
+from keras_ssl.evaluation.pixel_logistic_regression import (
+    pixel_logistic_regression,
+)
+from keras_ssl.evaluation.tfidf_logistic_regression import (
+    tfidf_logistic_regression,
+)
+
+__all__ = [
+    "embed",
+    "format_results_table",
+    "knn_evaluate",
+    "linear_probe",
+    "pixel_logistic_regression",
+    "tfidf_logistic_regression",
+]

@@ -1,0 +1,71 @@
+from keras_ssl.evaluation import _validation
+from keras_ssl.evaluation.embed import embed
+
+
+def linear_probe(
+    encoder,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    batch_size=256,
+    max_iter=1000,
+    C=1.0,
+    features=None,
+):
+    """Linear-probe accuracy of a frozen encoder.
+
+    Embeds both splits with the frozen encoder (`training=False`), standardizes
+    the embeddings with statistics of the training split, fits a multinomial
+    logistic regression (L-BFGS) on the training split and reports top-1
+    accuracy on the test split.
+
+    Args:
+        encoder: a `keras.Model` or callable mapping a batch of inputs to a
+            2-D tensor `(batch, dim)`. Unused when `features` is given.
+        x_train: training inputs, examples along the first axis.
+        y_train: 1-D integer class ids of the training examples.
+        x_test: test inputs, examples along the first axis.
+        y_test: 1-D integer class ids of the test examples.
+        batch_size: int, batch size of the forward passes.
+        max_iter: int, maximum number of L-BFGS iterations.
+        C: float, inverse strength of the L2 penalty of the classifier.
+        features: optional tuple `(features_train, features_test)` of
+            precomputed 2-D embeddings; when given, `encoder`, `x_train` and
+            `x_test` are not used.
+
+    Returns:
+        A dict with keys `"accuracy"` (float in [0, 1]), `"num_train"`,
+        `"num_test"` and `"dim"` (embedding size).
+
+    Example:
+
+    >>> encoder = keras.Sequential([keras.layers.Dense(16, activation="relu")])
+    >>> result = linear_probe(encoder, x_train, y_train, x_test, y_test)
+    >>> result["accuracy"]
+
+    Reference:
+        - [Zhang et al., 2016](https://arxiv.org/abs/1603.08511) and
+          [Chen et al., 2020](https://arxiv.org/abs/2002.05709) (linear
+          evaluation protocol).
+    """
+    y_train = _validation.check_labels(y_train, "y_train")
+    y_test = _validation.check_labels(y_test, "y_test")
+    if features is None:
+        _validation.check_same_length(x_train, "x_train", y_train, "y_train")
+        _validation.check_same_length(x_test, "x_test", y_test, "y_test")
+        f_train = embed(encoder, x_train, batch_size=batch_size)
+        f_test = embed(encoder, x_test, batch_size=batch_size)
+    else:
+        f_train, f_test = _validation.check_features(features)
+        _validation.check_same_length(f_train, "features[0]", y_train, "y_train")
+        _validation.check_same_length(f_test, "features[1]", y_test, "y_test")
+    accuracy = _validation.fit_logistic_regression(
+        f_train, y_train, f_test, y_test, standardize=True, C=C, max_iter=max_iter
+    )
+    return {
+        "accuracy": accuracy,
+        "num_train": len(y_train),
+        "num_test": len(y_test),
+        "dim": f_train.shape[1],
+    }

@@ -1,0 +1,6 @@
+"""Building blocks: heads and pooling."""
+
+from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
+from keras_ssl.layers.projection_head import ProjectionHead
+
+__all__ = ["MaskedMeanPooling", "ProjectionHead"]

@@ -1,0 +1,143 @@
+"""BERT-style masked language modelling."""
+
+import keras
+import keras_hub
+import tensorflow as tf
+from keras import ops
+
+from keras_ssl.augmentation.token_masker import TokenMasker
+from keras_ssl.models.ssl_model import SSLModel
+from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
+
+
+@keras.saving.register_keras_serializable(package="keras_ssl")
+class MaskedLanguageModel(SSLModel):
+    """Masked language modelling on a Transformer encoder.
+
+    Every step masks a fresh random 15% of the non-special tokens
+    (80% `[MASK]`, 10% random token, 10% unchanged, see `TokenMasker`) and
+    predicts the original tokens at those positions with an MLM head. Inputs
+    are token ids from `preprocessor` (tokenize once in `tf.data` for speed),
+    or raw strings, which are tokenized in the graph.
+
+    `model(texts_or_ids)` returns the mean-pooled sentence embedding; the
+    preprocessor travels with the model, so `.keras` files and exports take
+    raw strings.
+
+    Metrics: `loss`, `mlm_accuracy` (top-1 over the masked tokens).
+
+    Args:
+        encoder: `keras.Model` from `(batch, length)` ids to a dict with
+            `sequence_output` and `pooled_output` (see `transformer_encoder`).
+        preprocessor: `TextPreprocessor` (vocabulary, sequence length).
+        mask_rate: fraction of tokens predicted, in `(0, 1)`.
+        seed: masking seed.
+
+    Example:
+
+    >>> pre = TextPreprocessor(vocab, sequence_length=32)
+    >>> enc = transformer_encoder(pre.vocabulary_size, 32)
+    >>> model = MaskedLanguageModel(enc, pre)
+    >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    >>> model.fit(token_ids, batch_size=64)  # doctest: +SKIP
+
+    Reference:
+        [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
+    """
+
+    def __init__(self, encoder, preprocessor, mask_rate=0.15, seed=None, **kwargs):
+        super().__init__(encoder, **kwargs)
+        if not isinstance(preprocessor, TextPreprocessor):
+            raise ValueError(
+                "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
+                f"Received: preprocessor of type {type(preprocessor).__name__}"
+            )
+        outputs = encoder.output_shape
+        if not isinstance(outputs, dict) or "sequence_output" not in outputs:
+            raise ValueError(
+                "The encoder must return a dict with `sequence_output` "
+                "(batch, length, dim) and `pooled_output` (batch, dim). "
+                f"Received: encoder.output_shape={outputs}"
+            )
+        self.preprocessor = preprocessor
+        self.mask_rate = mask_rate
+        self.seed = seed
+        length = preprocessor.sequence_length
+        self.masker = TokenMasker(
+            vocabulary_size=preprocessor.vocabulary_size,
+            mask_token_id=preprocessor.mask_id,
+            special_token_ids=preprocessor.special_ids,
+            sequence_length=length,
+            mask_rate=mask_rate,
+            seed=seed,
+        )
+        self.mlm_head = keras_hub.layers.MaskedLMHead(
+            vocabulary_size=preprocessor.vocabulary_size,
+            intermediate_activation="gelu",
+            name="mlm_head",
+        )
+        self.mlm_head.build(
+            outputs["sequence_output"], (None, self.masker.max_predictions)
+        )
+        self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
+
+    def token_ids(self, inputs):
+        """Tokenizes raw strings; passes token ids through as int32."""
+        if isinstance(inputs, dict):
+            inputs = inputs["token_ids"]
+        if getattr(inputs, "dtype", None) in (tf.string, object) or (
+            hasattr(inputs, "dtype") and str(inputs.dtype) == "string"
+        ):
+            return self.preprocessor(inputs)
+        if len(inputs.shape) != 2:
+            raise ValueError(
+                "Expected raw strings or token ids of shape (batch, "
+                f"sequence_length). Received: shape={tuple(inputs.shape)}"
+            )
+        return ops.cast(inputs, "int32")
+
+    def call(self, inputs, training=False):
+        ids = self.token_ids(inputs)
+        return self.encoder(ids, training=training)["pooled_output"]
+
+    def compute_objective(self, inputs, training=False):
+        masked = self.masker(self.token_ids(inputs))
+        sequence = self.encoder(masked["token_ids"], training=training)[
+            "sequence_output"
+        ]
+        logits = self.mlm_head(sequence, mask_positions=masked["mask_positions"])
+        weights = masked["mask_weights"]
+        per_token = ops.sparse_categorical_crossentropy(
+            masked["mask_ids"], ops.cast(logits, "float32"), from_logits=True
+        )
+        loss_sum = ops.sum(per_token * weights)
+        correct = ops.cast(
+            ops.cast(ops.argmax(logits, axis=-1), "int32") == masked["mask_ids"],
+            "float32",
+        )
+        return loss_sum, ops.sum(weights), {"correct": correct, "weights": weights}
+
+    def method_metrics(self):
+        return [self.mlm_accuracy]
+
+    def update_method_metrics(self, outputs):
+        self.mlm_accuracy.update_state(
+            outputs["correct"], sample_weight=outputs["weights"]
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
+            mask_rate=self.mask_rate,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["preprocessor"] = keras.saving.deserialize_keras_object(
+            config["preprocessor"]
+        )
+        return super().from_config(config)

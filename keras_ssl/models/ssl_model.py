@@ -1,0 +1,148 @@
+"""`SSLModel`: the one training loop every self-supervised method shares."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+from keras.src.losses.loss import scale_loss_for_distribution
+
+
+def _replica_context():
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return None
+    return context
+
+
+def global_sum(value):
+    """Sums `value` over all replicas (identity without a strategy)."""
+    context = _replica_context()
+    if context is None:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def gather_from_replicas(value):
+    """Concatenates `value` from all replicas along axis 0.
+
+    Returns `(gathered, offset)` where `offset` is the index of this
+    replica's first row in `gathered`. Gradients flow back to this replica's
+    rows. Without a strategy, returns `(value, 0)`.
+    """
+    context = _replica_context()
+    if context is None:
+        return value, 0
+    gathered = context.all_gather(value, axis=0)
+    offset = context.replica_id_in_sync_group * ops.shape(value)[0]
+    return gathered, offset
+
+
+@keras.saving.register_keras_serializable(package="keras_ssl")
+class SSLModel(keras.Model):
+    """Base class of the self-supervised models: owns `train_step`.
+
+    A method subclasses `SSLModel` and implements `compute_objective`,
+    returning the *sum* of its per-example losses on this replica's batch, the
+    number of examples (or predicted tokens) they are summed over, and a dict
+    of tensors for its metrics. The base class turns that into the mean over
+    the *global* batch (so a run on N replicas computes the same loss and
+    gradients as one device on the same global batch), scales it for mixed
+    precision through the optimizer, applies gradients, calls
+    `after_train_step` (EMA targets, queues) and updates the metrics, whose
+    names are stable snake_case (`loss` plus the method's own).
+
+    `model(x)` returns the encoder's representation, so `predict`, probes and
+    export use the learned encoder; `model.encoder` is the encoder as its own
+    `keras.Model`.
+
+    Args:
+        encoder: a `keras.Model`.
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, encoder, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(encoder, keras.Model):
+            raise ValueError(
+                "Argument `encoder` must be a keras.Model. "
+                f"Received: encoder={encoder!r} of type {type(encoder).__name__}"
+            )
+        self.encoder = encoder
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    # Hooks for subclasses -------------------------------------------------
+
+    def compute_objective(self, inputs, training=False):
+        """Returns `(loss_sum, count, outputs)` for this replica's batch."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement compute_objective()."
+        )
+
+    def method_metrics(self):
+        """The method's own `keras.metrics` objects (besides `loss`)."""
+        return []
+
+    def update_method_metrics(self, outputs):
+        """Updates `method_metrics()` from the `outputs` of the objective."""
+
+    def after_train_step(self):
+        """Runs after each optimizer step (EMA targets, queues)."""
+
+    # The shared loop ------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, *self.method_metrics()]
+
+    def unpack_inputs(self, data):
+        """Drops labels and sample weights: the pretext needs inputs only."""
+        if isinstance(data, tuple | list):
+            return data[0]
+        return data
+
+    def _objective(self, data, training):
+        inputs = self.unpack_inputs(data)
+        loss_sum, count, outputs = self.compute_objective(inputs, training=training)
+        count = ops.cast(ops.stop_gradient(count), "float32")
+        loss_sum = ops.cast(loss_sum, "float32")
+        # Mean over the global batch: the optimizer sums replica gradients.
+        loss = loss_sum / ops.maximum(global_sum(count), 1.0)
+        if self.losses:
+            loss = loss + scale_loss_for_distribution(ops.sum(self.losses))
+        return loss, loss_sum, count, outputs
+
+    def _update_trackers(self, loss_sum, count, outputs):
+        self.loss_tracker.update_state(
+            loss_sum / ops.maximum(count, 1.0), sample_weight=count
+        )
+        self.update_method_metrics(outputs)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, loss_sum, count, outputs = self._objective(data, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.after_train_step()
+        return self._update_trackers(loss_sum, count, outputs)
+
+    def test_step(self, data):
+        _, loss_sum, count, outputs = self._objective(data, training=False)
+        return self._update_trackers(loss_sum, count, outputs)
+
+    def build(self, input_shape=None):
+        # Every sub-layer is built in __init__, so optimizers see all the
+        # variables before compile (DESIGN §7).
+        self.built = True
+
+    def get_config(self):
+        config = super().get_config()
+        config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
