@@ -75,6 +75,9 @@ class ViewAugmenter(keras.layers.Layer):
             brightness, contrast, jitter_probability, seed=_subseed(seed, 3)
         )
 
+    def build(self, input_shape=None):
+        self.built = True  # the sub-layers hold no weights
+
     def call(self, images, training=True):
         check_images(images)
         images = ops.cast(images, self.compute_dtype)

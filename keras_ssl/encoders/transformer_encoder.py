@@ -16,6 +16,7 @@ def transformer_encoder(
     intermediate_dim=256,
     dropout=0.1,
     pad_token_id=0,
+    normalize_first=True,
     name="transformer_encoder",
 ):
     """Builds a BERT-style encoder from token ids to contextual vectors.
@@ -36,6 +37,9 @@ def transformer_encoder(
         intermediate_dim: width of the feed-forward layers.
         dropout: dropout rate.
         pad_token_id: id of the padding token.
+        normalize_first: pre-layer-norm blocks (stable at the higher
+            learning rates short pretraining budgets need) with a final
+            layer norm; `False` gives the original post-norm BERT block.
         name: model name.
 
     Returns:
@@ -82,8 +86,11 @@ def transformer_encoder(
             dropout=dropout,
             activation="gelu",
             layer_norm_epsilon=1e-6,
+            normalize_first=normalize_first,
             name=f"transformer_layer_{i}",
         )(x, padding_mask=padding_mask)
+    if normalize_first:
+        x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     pooled = MaskedMeanPooling(name="pooled")(x, padding_mask=padding_mask)
     return keras.Model(
         token_ids, {"sequence_output": x, "pooled_output": pooled}, name=name

@@ -1,6 +1,7 @@
 """Frozen-encoder evaluation protocols and raw-input baselines."""
 
 from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.fine_tune import build_classifier, fine_tune
 from keras_ssl.evaluation.format_results_table import format_results_table
 from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 from keras_ssl.evaluation.linear_probe import linear_probe
@@ -12,6 +13,8 @@ from keras_ssl.evaluation.tfidf_logistic_regression import (
 )
 
 __all__ = [
+    "build_classifier",
+    "fine_tune",
     "embed",
     "format_results_table",
     "knn_evaluate",

@@ -6,8 +6,16 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ssl.augmentation.token_masker import TokenMasker
+from keras_ssl.layers.mlm_head import MLMHead
 from keras_ssl.models.ssl_model import SSLModel
 from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
+
+
+def _find_token_embedding(encoder):
+    for layer in encoder._flatten_layers(include_self=False):
+        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
+            return layer.token_embedding
+    return None
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -31,6 +39,9 @@ class MaskedLanguageModel(SSLModel):
             `sequence_output` and `pooled_output` (see `transformer_encoder`).
         preprocessor: `TextPreprocessor` (vocabulary, sequence length).
         mask_rate: fraction of tokens predicted, in `(0, 1)`.
+        tie_embeddings: share the encoder's input token embeddings with the
+            output layer of the MLM head (BERT's choice; much faster to learn
+            useful embeddings on a short budget).
         seed: masking seed.
 
     Example:
@@ -45,19 +56,30 @@ class MaskedLanguageModel(SSLModel):
         [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
 
-    def __init__(self, encoder, preprocessor, mask_rate=0.15, seed=None, **kwargs):
+    def __init__(
+        self,
+        encoder,
+        preprocessor,
+        mask_rate=0.15,
+        tie_embeddings=True,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(encoder, **kwargs)
         if not isinstance(preprocessor, TextPreprocessor):
             raise ValueError(
                 "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
                 f"Received: preprocessor of type {type(preprocessor).__name__}"
             )
-        outputs = encoder.output_shape
-        if not isinstance(outputs, dict) or "sequence_output" not in outputs:
+        outputs = getattr(encoder, "output", None)
+        if not isinstance(outputs, dict) or not {
+            "sequence_output",
+            "pooled_output",
+        } <= set(outputs):
             raise ValueError(
                 "The encoder must return a dict with `sequence_output` "
                 "(batch, length, dim) and `pooled_output` (batch, dim). "
-                f"Received: encoder.output_shape={outputs}"
+                f"Received: encoder.output_shape={encoder.output_shape}"
             )
         self.preprocessor = preprocessor
         self.mask_rate = mask_rate
@@ -71,15 +93,25 @@ class MaskedLanguageModel(SSLModel):
             mask_rate=mask_rate,
             seed=seed,
         )
-        self.mlm_head = keras_hub.layers.MaskedLMHead(
-            vocabulary_size=preprocessor.vocabulary_size,
-            intermediate_activation="gelu",
-            name="mlm_head",
+        self.tie_embeddings = tie_embeddings
+        embedding = _find_token_embedding(encoder) if tie_embeddings else None
+        if tie_embeddings and embedding is None:
+            raise ValueError(
+                "`tie_embeddings=True` needs an encoder with a keras_hub "
+                "TokenAndPositionEmbedding layer. Pass tie_embeddings=False."
+            )
+        # A plain function, not an attribute holding the layer, so the
+        # embedding is tracked (and saved) once, inside the encoder.
+        self._embedding_matrix = (
+            (lambda: embedding.embeddings) if embedding is not None else lambda: None
         )
-        self.mlm_head.build(
-            outputs["sequence_output"], (None, self.masker.max_predictions)
+        hidden_dim = outputs["sequence_output"].shape[-1]
+        self.mlm_head = MLMHead(
+            preprocessor.vocabulary_size, hidden_dim, name="mlm_head"
         )
+        self.mlm_head.build(tied=embedding is not None)
         self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
+        self.build()
 
     def token_ids(self, inputs):
         """Tokenizes raw strings; passes token ids through as int32."""
@@ -105,7 +137,11 @@ class MaskedLanguageModel(SSLModel):
         sequence = self.encoder(masked["token_ids"], training=training)[
             "sequence_output"
         ]
-        logits = self.mlm_head(sequence, mask_positions=masked["mask_positions"])
+        logits = self.mlm_head(
+            sequence,
+            mask_positions=masked["mask_positions"],
+            embedding_matrix=self._embedding_matrix(),
+        )
         weights = masked["mask_weights"]
         per_token = ops.sparse_categorical_crossentropy(
             masked["mask_ids"], ops.cast(logits, "float32"), from_logits=True
@@ -130,6 +166,7 @@ class MaskedLanguageModel(SSLModel):
         config.update(
             preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
             mask_rate=self.mask_rate,
+            tie_embeddings=self.tie_embeddings,
             seed=self.seed,
         )
         return config

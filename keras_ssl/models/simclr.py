@@ -84,6 +84,7 @@ class SimCLR(SSLModel):
         )
         self.projection_head.build(encoder.output_shape)
         self.contrastive_accuracy = keras.metrics.Mean(name="contrastive_accuracy")
+        self.build()
 
     def call(self, images, training=False):
         return self.encoder(prepare_images(images), training=training)

@@ -1,0 +1,6 @@
+"""Training callbacks."""
+
+from keras_ssl.callbacks.learning_rate_logger import LearningRateLogger
+from keras_ssl.callbacks.time_budget import TimeBudget
+
+__all__ = ["LearningRateLogger", "TimeBudget"]

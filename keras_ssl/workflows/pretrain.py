@@ -1,0 +1,270 @@
+"""Pretraining workflows: data → pretext → `model.fit` → `.keras` file."""
+
+import logging
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.callbacks import LearningRateLogger, TimeBudget
+from keras_ssl.datasets import LabeledData, load
+from keras_ssl.distribute import get_strategy, resolve_jit_compile
+from keras_ssl.encoders import conv_encoder, transformer_encoder
+from keras_ssl.models import MaskedLanguageModel, SimCLR
+from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
+from keras_ssl.workflows.run_directory import (
+    make_run_directory,
+    write_json,
+    write_lines,
+)
+
+logger = logging.getLogger("keras_ssl")
+
+METHODS = ("simclr", "mlm")
+DEFAULT_DATASETS = {"simclr": "fashion_mnist", "mlm": "wordnet"}
+
+
+def check_method(method):
+    if method not in METHODS:
+        import difflib
+
+        close = difflib.get_close_matches(str(method), METHODS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown method. Received: method={method!r}. Expected one of "
+            f"{list(METHODS)}.{hint}"
+        )
+
+
+def _positive_int(name, value):
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
+        )
+
+
+def _load_data(dataset, split):
+    data = load(dataset, split=split) if isinstance(dataset, str) else dataset
+    if not isinstance(data, LabeledData):
+        raise ValueError(
+            "Argument `dataset` must be a dataset name, a path, or a "
+            f"LabeledData. Received: dataset of type {type(data).__name__}"
+        )
+    if len(data) == 0:
+        raise ValueError(f"The dataset is empty. Received: dataset={dataset!r}")
+    return data
+
+
+def _schedule(learning_rate, total_steps, warmup_steps):
+    warmup_steps = min(warmup_steps, max(total_steps // 5, 1))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        alpha=0.1,
+        warmup_target=learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
+def tokenize(preprocessor, texts, batch_size=1024):
+    """Token ids for `texts`, computed once with a parallel `tf.data` map."""
+    texts = np.asarray(texts, dtype=object).astype(str)
+    ds = (
+        tf.data.Dataset.from_tensor_slices(texts)
+        .batch(batch_size)
+        .map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    return np.concatenate([batch.numpy() for batch in ds], axis=0)
+
+
+def pretrain(
+    method="simclr",
+    dataset=None,
+    output_dir="runs",
+    epochs=5,
+    batch_size=None,
+    learning_rate=None,
+    time_budget=None,
+    steps_per_epoch=None,
+    seed=0,
+    strategy="auto",
+    jit_compile="auto",
+    verbose="auto",
+    model_kwargs=None,
+):
+    """Pretrains a self-supervised model and saves it in a run directory.
+
+    The run directory holds `model.keras` (the whole SSL model, optimizer
+    included), `encoder.keras`, `config.json`, `metrics.json`, TensorBoard
+    logs under `logs/` and, for text, `vocabulary.txt`.
+
+    Args:
+        method: `"simclr"` (images) or `"mlm"` (text).
+        dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
+            `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
+        output_dir: parent folder of the run directory.
+        epochs: passes over the data.
+        batch_size: defaults to 256 (SimCLR) / 128 (MLM).
+        learning_rate: peak learning rate (warm-up then cosine decay);
+            defaults to 2e-3 (SimCLR) / 2e-3 (MLM).
+        time_budget: optional wall-clock limit in seconds.
+        steps_per_epoch: optional cap on steps per epoch.
+        seed: random seed (weights, augmentation, masking, data order).
+        strategy: `"auto"`, `"one_device"` or `"mirrored"`.
+        jit_compile: `"auto"`, `True` or `False` (see `resolve_jit_compile`).
+        verbose: Keras verbosity (`"auto"` shows progress bars).
+        model_kwargs: extra encoder/model settings (widths, hidden_dim,
+            num_layers, sequence_length, vocabulary_size, temperature, ...).
+
+    Returns:
+        dict with `run_dir`, `model`, `model_path`, `log_dir`, `history`,
+        `seconds`, and the method's final metrics.
+    """
+    check_method(method)
+    _positive_int("epochs", epochs)
+    if batch_size is not None:
+        _positive_int("batch_size", batch_size)
+    if learning_rate is not None and not (
+        isinstance(learning_rate, int | float) and learning_rate > 0
+    ):
+        raise ValueError(
+            "Argument `learning_rate` must be > 0. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+    kw = dict(model_kwargs or {})
+    dataset = dataset or DEFAULT_DATASETS[method]
+    split = "train" if dataset == "fashion_mnist" else None
+    data = _load_data(dataset, split)
+    keras.utils.set_random_seed(seed)
+    run_dir = make_run_directory(output_dir, method)
+    log_dir = os.path.join(run_dir, "logs")
+    strategy_obj = get_strategy(strategy)
+    jit = resolve_jit_compile(strategy_obj, jit_compile)
+
+    with strategy_obj.scope():
+        if method == "simclr":
+            batch_size = batch_size or 256
+            learning_rate = learning_rate or 2e-3
+            x = data.x
+            if x.dtype == object or x.ndim != 4:
+                raise ValueError(
+                    "SimCLR needs images of shape (N, height, width, channels). "
+                    f"Received: dataset={dataset!r} with x.shape={x.shape}, "
+                    f"dtype={x.dtype}"
+                )
+            encoder = conv_encoder(
+                x.shape[1:],
+                widths=tuple(kw.pop("widths", (32, 64, 128))),
+                blocks_per_stage=kw.pop("blocks_per_stage", 0),
+            )
+            model = SimCLR(encoder, seed=seed, **kw)
+            train = tf.data.Dataset.from_tensor_slices(x)
+            num = len(x)
+            extra = {}
+        else:
+            batch_size = batch_size or 128
+            learning_rate = learning_rate or 2e-3
+            if data.x.dtype != object:
+                raise ValueError(
+                    "MLM needs text. Received: dataset="
+                    f"{dataset!r} with x.dtype={data.x.dtype}"
+                )
+            length = kw.pop("sequence_length", 32)
+            vocab = train_word_piece_vocabulary(data.x, kw.pop("vocabulary_size", 4000))
+            write_lines(os.path.join(run_dir, "vocabulary.txt"), vocab)
+            preprocessor = TextPreprocessor(vocab, length)
+            ids = tokenize(preprocessor, data.x)
+            hidden = kw.pop("hidden_dim", 128)
+            encoder = transformer_encoder(
+                len(vocab),
+                length,
+                hidden_dim=hidden,
+                num_layers=kw.pop("num_layers", 2),
+                num_heads=kw.pop("num_heads", 2),
+                intermediate_dim=kw.pop("intermediate_dim", 2 * hidden),
+                dropout=kw.pop("dropout", 0.1),
+            )
+            model = MaskedLanguageModel(encoder, preprocessor, seed=seed, **kw)
+            train = tf.data.Dataset.from_tensor_slices(ids)
+            num = len(ids)
+            truncated = int(np.sum(ids[:, -1] != preprocessor.pad_id))
+            extra = {"vocabulary_size": len(vocab), "truncated_texts": truncated}
+            if truncated:
+                logger.warning(
+                    "%d of %d texts were truncated to %d tokens.",
+                    truncated,
+                    num,
+                    length,
+                )
+        if num < batch_size:
+            raise ValueError(
+                f"Argument `batch_size` must not exceed the dataset size. "
+                f"Received: batch_size={batch_size} for {num} examples"
+            )
+        steps = num // batch_size
+        if steps_per_epoch:
+            steps = min(steps, steps_per_epoch)
+        total = steps * epochs
+        optimizer = keras.optimizers.AdamW(
+            _schedule(learning_rate, total, warmup_steps=200), weight_decay=1e-4
+        )
+        model.compile(optimizer=optimizer, jit_compile=jit)
+
+    train = (
+        train.shuffle(min(num, 100_000), seed=seed)
+        .batch(batch_size, drop_remainder=True)
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    budget = TimeBudget(time_budget)
+    callbacks = [
+        budget,
+        LearningRateLogger(),
+        keras.callbacks.TensorBoard(log_dir, update_freq=50),
+    ]
+    config = {
+        "method": method,
+        "dataset": str(dataset),
+        "num_examples": num,
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "time_budget": time_budget,
+        "seed": seed,
+        "strategy": strategy,
+        "jit_compile": jit,
+        "model_kwargs": model_kwargs or {},
+        **extra,
+    }
+    write_json(os.path.join(run_dir, "config.json"), config)
+    start = time.monotonic()
+    history = model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    seconds = time.monotonic() - start
+    model_path = os.path.join(run_dir, "model.keras")
+    model.save(model_path)
+    model.encoder.save(os.path.join(run_dir, "encoder.keras"))
+    final = {k: float(v[-1]) for k, v in history.history.items()}
+    metrics = {
+        **final,
+        "seconds": seconds,
+        "steps": int(model.optimizer.iterations.numpy()),
+        "stopped_by_time_budget": budget.stopped_early,
+    }
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    return {
+        "run_dir": run_dir,
+        "model": model,
+        "model_path": model_path,
+        "log_dir": log_dir,
+        "history": history.history,
+        **metrics,
+    }

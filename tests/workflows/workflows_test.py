@@ -1,0 +1,122 @@
+"""End-to-end workflow tests on a few batches of the real embedded data."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_ssl.cli import main
+from keras_ssl.datasets import load
+from keras_ssl.workflows import evaluate_images, evaluate_text, export, pretrain
+
+TINY_MLM = {
+    "sequence_length": 16,
+    "vocabulary_size": 300,
+    "hidden_dim": 16,
+    "num_layers": 1,
+    "intermediate_dim": 32,
+}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return (
+        load("fashion_mnist", split="train").subset(256, seed=0),
+        load("fashion_mnist", split="test").subset(64, seed=0),
+    )
+
+
+@pytest.mark.slow
+def test_simclr_pretrain_evaluate_export(tmp_path, images):
+    train, test = images
+    result = pretrain(
+        "simclr",
+        train,
+        output_dir=str(tmp_path / "runs"),
+        epochs=1,
+        batch_size=32,
+        steps_per_epoch=3,
+        verbose=0,
+        model_kwargs={"widths": (8, 16), "projection_hidden_dims": (32,)},
+    )
+    run_dir = result["run_dir"]
+    for name in ("model.keras", "encoder.keras", "config.json", "metrics.json"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["steps"] == 3
+    assert np.isfinite(metrics["loss"])
+    assert 0.0 <= metrics["contrastive_accuracy"] <= 1.0
+    assert os.listdir(result["log_dir"])  # TensorBoard event files
+
+    rows = evaluate_images(
+        result["model_path"], (train, test), knn_k=(5,), log_dir=result["log_dir"]
+    )
+    assert [r["protocol"] for r in rows] == ["linear probe", "kNN k=5"]
+    for row in rows:
+        for key in ("ssl", "random_init", "raw_input"):
+            assert 0.0 <= row[key] <= 1.0
+
+    path = export(result["model_path"], "tiny", str(tmp_path / "exports"))
+    assert path.endswith(os.path.join("tiny", "1"))
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+@pytest.mark.slow
+def test_mlm_pretrain_and_fine_tune(tmp_path):
+    texts = load("wordnet").subset(512, seed=0)
+    result = pretrain(
+        "mlm",
+        texts,
+        output_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        steps_per_epoch=3,
+        verbose=0,
+        model_kwargs=TINY_MLM,
+    )
+    assert result["steps"] == 3
+    assert np.isfinite(result["loss"])
+    vocab = open(os.path.join(result["run_dir"], "vocabulary.txt")).read().split()
+    assert vocab[:5] == ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]
+    nouns = (
+        load("wordnet_nouns", split="train").subset(128, seed=0),
+        load("wordnet_nouns", split="test").subset(64, seed=0),
+    )
+    rows = evaluate_text(result["model"], nouns, epochs=1, batch_size=32)
+    assert rows[0]["protocol"] == "fine-tune 1 ep"
+    for key in ("ssl", "random_init", "raw_input"):
+        assert 0.0 <= rows[0][key] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "simclrr"}, "Did you mean 'simclr'"),
+        ({"method": "simclr", "epochs": 0}, "epochs"),
+        ({"method": "simclr", "learning_rate": -1.0}, "learning_rate"),
+        ({"method": "simclr", "dataset": "fashion_mnistt"}, "fashion_mnist"),
+        ({"method": "mlm", "dataset": "fashion_mnist"}, "MLM needs text"),
+    ],
+)
+def test_pretrain_bad_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        pretrain(output_dir=str(tmp_path), verbose=0, **kwargs)
+
+
+def test_cli_help(capsys):
+    for command in ("pretrain", "probe", "export", "demo"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: keras-ssl" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    code = main(["pretrain", "--method", "byoll", "--output-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Unknown method" in err and "Traceback" not in err
+    code = main(["export", "--model", str(tmp_path / "nope.keras"), "--name", "x"])
+    assert code == 2
+    assert "must be a path to a .keras file" in capsys.readouterr().err
