@@ -65,7 +65,7 @@ def build_parser():
     p.add_argument("--output-dir", default="runs")
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--image-seconds", type=float, default=100)
-    p.add_argument("--text-seconds", type=float, default=180)
+    p.add_argument("--text-seconds", type=float, default=240)
     _add_common(p)
     return parser
 

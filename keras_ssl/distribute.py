@@ -30,18 +30,31 @@ def get_strategy(name="auto"):
 def resolve_jit_compile(strategy=None, requested="auto"):
     """Decides whether `fit` should use XLA, logging the reason when not.
 
-    XLA is turned off for multi-replica strategies on (logical) CPU devices,
-    where it fails to access resources across devices.
+    - Multi-replica strategies on (logical) CPU devices: off, XLA fails to
+      access resources across devices there.
+    - `"auto"` without a GPU: off. Measured on the 2-core CPU machines this
+      project is built on (TF 2.21), XLA made the MLM train step 5.9x slower
+      (0.73 vs 4.3 steps/s, hidden 128, length 32, batch 128).
+    - `"auto"` with a GPU: on.
     """
-    strategy = strategy or tf.distribute.get_strategy()
+    if requested not in ("auto", True, False):
+        raise ValueError(
+            "Argument `jit_compile` must be 'auto', True or False. "
+            f"Received: jit_compile={requested!r}"
+        )
     if requested is False:
         return False
+    strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
-    if replicas > 1 and not tf.config.list_logical_devices("GPU"):
+    has_gpu = bool(tf.config.list_logical_devices("GPU"))
+    if replicas > 1 and not has_gpu:
         logger.warning(
             "XLA disabled: %d replicas on CPU devices (jit_compile fails to "
             "access resources across logical CPU devices).",
             replicas,
         )
         return False
-    return requested
+    if requested == "auto" and not has_gpu:
+        logger.info("XLA off: no GPU, and XLA is slower on CPU here.")
+        return False
+    return True

@@ -3,7 +3,6 @@
 import math
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_ssl.augmentation.validation import check_images, check_range
@@ -16,8 +15,9 @@ class RandomResizedCrop(keras.layers.Layer):
     Each image in the batch gets its own box: its area is a uniform fraction
     `scale` of the image and its aspect ratio is log-uniform in `ratio`
     (boxes are clipped to the image). The crop is resized bilinearly with
-    `tf.image.crop_and_resize`, so the whole batch is one op, on-graph. In
-    inference (`training=False`) the layer only resizes.
+    two per-image interpolation matrices (matmuls), so it runs on-graph,
+    inside `tf.data`, and under XLA. In inference (`training=False`) the
+    layer only resizes.
 
     Args:
         height: output height.
@@ -71,15 +71,25 @@ class RandomResizedCrop(keras.layers.Layer):
         w = ops.minimum(ops.sqrt(area * ratio), 1.0)
         y0 = keras.random.uniform((batch,), seed=self.seed_generator) * (1.0 - h)
         x0 = keras.random.uniform((batch,), seed=self.seed_generator) * (1.0 - w)
-        # Normalised box corners; [0, 0, 1, 1] is the identity resize.
-        boxes = ops.stack([y0, x0, y0 + h, x0 + w], axis=1)
-        out = tf.image.crop_and_resize(
-            ops.cast(images, "float32"),
-            boxes,
-            tf.range(batch),
-            (self.height, self.width),
-        )
-        return ops.cast(out, self.compute_dtype)
+        return self._crop(images, y0, x0, h, w)
+
+    def _crop(self, images, y0, x0, h, w):
+        # Bilinear crop-and-resize as two interpolation matrices per image,
+        # out = Wy @ image @ Wx^T: plain matmuls, so it compiles with XLA.
+        # Box corners map onto pixel centres as in tf.image.crop_and_resize.
+        in_h, in_w = ops.shape(images)[1], ops.shape(images)[2]
+        wy = self._weights(y0, h, self.height, in_h)
+        wx = self._weights(x0, w, self.width, in_w)
+        out = ops.einsum("bih,bhwc->biwc", wy, images)
+        return ops.einsum("bjw,biwc->bijc", wx, out)
+
+    def _weights(self, start, size, out_len, in_len):
+        step = ops.arange(out_len, dtype="float32") / max(out_len - 1, 1)
+        scale = ops.cast(in_len, "float32") - 1.0
+        src = (start[:, None] + step[None, :] * size[:, None]) * scale
+        pixels = ops.arange(in_len, dtype="float32")
+        weights = ops.relu(1.0 - ops.abs(src[..., None] - pixels[None, None, :]))
+        return ops.cast(weights, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, input_shape[-1])

@@ -111,6 +111,14 @@ class TokenMasker(keras.layers.Layer):
         self.random_token_rate = random_token_rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        special = set(self.special_token_ids)
+        self._regular_ids = [i for i in range(vocabulary_size) if i not in special]
+        if not self._regular_ids:
+            raise ValueError(
+                "Every token id is special: no token can be predicted. "
+                f"Received: vocabulary_size={vocabulary_size}, "
+                f"special_token_ids={self.special_token_ids}"
+            )
 
     def _is_special(self, ids):
         special = ops.convert_to_tensor(self.special_token_ids, dtype=ids.dtype)
@@ -144,17 +152,16 @@ class TokenMasker(keras.layers.Layer):
         targets = ops.take_along_axis(token_ids, positions, axis=1)
 
         u = keras.random.uniform((batch, p), seed=self.seed_generator)
-        random_ids = keras.random.randint(
-            (batch, p), 0, self.vocabulary_size, seed=self.seed_generator
+        # Random replacements come from the non-special tokens only.
+        regular = ops.convert_to_tensor(self._regular_ids, dtype="int32")
+        random_index = keras.random.randint(
+            (batch, p), 0, len(self._regular_ids), seed=self.seed_generator
         )
-        random_ids = ops.cast(random_ids, "int32")
+        random_ids = ops.take(regular, ops.cast(random_index, "int32"))
         use_mask = u < self.mask_token_rate
         use_random = ops.logical_and(
             u >= self.mask_token_rate,
             u < self.mask_token_rate + self.random_token_rate,
-        )
-        use_random = ops.logical_and(
-            use_random, ops.logical_not(self._is_special(random_ids))
         )
         new_ids = ops.where(
             use_mask,
@@ -181,7 +188,7 @@ class TokenMasker(keras.layers.Layer):
         config.update(
             vocabulary_size=self.vocabulary_size,
             mask_token_id=self.mask_token_id,
-            special_token_ids=self.special_token_ids,
+            special_token_ids=list(self.special_token_ids),
             sequence_length=self.sequence_length,
             mask_rate=self.mask_rate,
             max_predictions=self.max_predictions,

@@ -82,7 +82,7 @@ class ViewAugmenter(keras.layers.Layer):
         check_images(images)
         images = ops.cast(images, self.compute_dtype)
         if not training:
-            return images
+            return self.crop(images, training=False)
         x = self.crop(images, training=True)
         x = self.flip(x, training=True)
         return self.jitter(x, training=True)

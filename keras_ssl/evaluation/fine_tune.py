@@ -7,7 +7,9 @@ import tensorflow as tf
 from keras_ssl.evaluation._validation import check_labels, check_same_length
 
 
-def build_classifier(encoder, num_classes, dropout=0.1, output_key="pooled_output"):
+def build_classifier(
+    encoder, num_classes, dropout=0.1, output_key="pooled_output", head_norm=True
+):
     """Puts a dropout + linear softmax head on `encoder`.
 
     Args:
@@ -16,6 +18,10 @@ def build_classifier(encoder, num_classes, dropout=0.1, output_key="pooled_outpu
         num_classes: number of classes, >= 2.
         dropout: dropout rate before the head.
         output_key: which output to use when the encoder returns a dict.
+        head_norm: standardize the features with batch normalization before
+            the head, as the linear probe standardizes them. Pretrained
+            features are often anisotropic (a large shared component); this
+            makes the head's starting point independent of that.
 
     Returns:
         A `keras.Model` from the encoder's inputs to class logits.
@@ -36,7 +42,10 @@ def build_classifier(encoder, num_classes, dropout=0.1, output_key="pooled_outpu
             "The encoder must return a vector per example. Received: output "
             f"shape={tuple(features.shape)}. Expected: (batch, dim)"
         )
-    x = keras.layers.Dropout(dropout)(features)
+    x = features
+    if head_norm:
+        x = keras.layers.BatchNormalization(name="head_norm")(x)
+    x = keras.layers.Dropout(dropout)(x)
     logits = keras.layers.Dense(int(num_classes), name="classifier_head")(x)
     return keras.Model(inputs, logits, name="classifier")
 
@@ -54,6 +63,8 @@ def fine_tune(
     warmup_fraction=0.1,
     dropout=0.1,
     freeze_encoder=False,
+    head_norm=True,
+    probe_epochs=0,
     callbacks=None,
     verbose="auto",
     seed=0,
@@ -76,6 +87,11 @@ def fine_tune(
         warmup_fraction: fraction of steps used for linear warm-up.
         dropout: dropout before the head.
         freeze_encoder: train the head only (a linear probe trained by SGD).
+        head_norm: batch-normalize the features before the head.
+        probe_epochs: first train only the head for this many epochs on the
+            frozen encoder, then fine-tune everything ("LP-FT", Kumar et al.
+            2022, https://arxiv.org/abs/2202.10054): a random head's
+            gradients no longer distort the pretrained features.
         callbacks: extra Keras callbacks for `fit`.
         verbose: Keras verbosity.
         seed: seed of the data order and head initialisation.
@@ -97,8 +113,23 @@ def fine_tune(
     keras.utils.set_random_seed(seed)
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
+    model = build_classifier(copy, num_classes, dropout, head_norm=head_norm)
+    train = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        .shuffle(len(x_train), seed=seed)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if probe_epochs and not freeze_encoder:
+        copy.trainable = False
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate * 10),
+            loss=loss,
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        model.fit(train, epochs=probe_epochs, verbose=verbose)
     copy.trainable = not freeze_encoder
-    model = build_classifier(copy, num_classes, dropout)
     steps = max(1, epochs * (len(x_train) // batch_size))
     warmup = int(steps * warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -109,14 +140,8 @@ def fine_tune(
     )
     model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    train = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(x_train), seed=seed)
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
     )
     history = model.fit(train, epochs=epochs, callbacks=callbacks, verbose=verbose)
     test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)

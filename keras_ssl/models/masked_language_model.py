@@ -1,5 +1,7 @@
 """BERT-style masked language modelling."""
 
+import copy
+
 import keras
 import keras_hub
 import tensorflow as tf
@@ -71,7 +73,10 @@ class MaskedLanguageModel(SSLModel):
                 "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
                 f"Received: preprocessor of type {type(preprocessor).__name__}"
             )
-        outputs = getattr(encoder, "output", None)
+        try:
+            outputs = encoder.output
+        except (AttributeError, ValueError):
+            outputs = None
         if not isinstance(outputs, dict) or not {
             "sequence_output",
             "pooled_output",
@@ -79,7 +84,8 @@ class MaskedLanguageModel(SSLModel):
             raise ValueError(
                 "The encoder must return a dict with `sequence_output` "
                 "(batch, length, dim) and `pooled_output` (batch, dim). "
-                f"Received: encoder.output_shape={encoder.output_shape}"
+                f"Received: encoder outputs={outputs!r}. Build it with "
+                "keras_ssl.encoders.transformer_encoder or as a functional model."
             )
         self.preprocessor = preprocessor
         self.mask_rate = mask_rate
@@ -107,9 +113,12 @@ class MaskedLanguageModel(SSLModel):
         )
         hidden_dim = outputs["sequence_output"].shape[-1]
         self.mlm_head = MLMHead(
-            preprocessor.vocabulary_size, hidden_dim, name="mlm_head"
+            preprocessor.vocabulary_size,
+            hidden_dim,
+            tied=embedding is not None,
+            name="mlm_head",
         )
-        self.mlm_head.build(tied=embedding is not None)
+        self.mlm_head.build()
         self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
         self.build()
 
@@ -173,7 +182,7 @@ class MaskedLanguageModel(SSLModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)
         config["preprocessor"] = keras.saving.deserialize_keras_object(
             config["preprocessor"]
         )

@@ -1,5 +1,7 @@
 """SimCLR: contrastive learning of visual representations."""
 
+import copy
+
 import keras
 from keras import ops
 
@@ -12,14 +14,20 @@ from keras_ssl.models.ssl_model import SSLModel, gather_from_replicas
 
 def check_vector_encoder(encoder):
     """Raises ValueError unless `encoder` maps images to `(batch, dim)`."""
-    shape = encoder.output_shape
+    try:
+        shape, in_shape = encoder.output_shape, encoder.input_shape
+    except (AttributeError, ValueError):
+        raise ValueError(
+            "The encoder must be a functional keras.Model with known input "
+            "and output shapes (e.g. keras_ssl.encoders.conv_encoder). "
+            f"Received: {type(encoder).__name__} without them"
+        ) from None
     if not isinstance(shape, tuple) or len(shape) != 2:
         raise ValueError(
             "The encoder must return one vector per image. Received: "
             f"encoder.output_shape={shape}. Expected: (batch, dim). Add "
             "global pooling or Flatten at the end of the encoder."
         )
-    in_shape = encoder.input_shape
     if not isinstance(in_shape, tuple) or len(in_shape) != 4:
         raise ValueError(
             "The encoder must take images of shape (batch, height, width, "
@@ -134,6 +142,6 @@ class SimCLR(SSLModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)
         config["augmenter"] = keras.saving.deserialize_keras_object(config["augmenter"])
         return super().from_config(config)

@@ -1,5 +1,7 @@
 """`SSLModel`: the one training loop every self-supervised method shares."""
 
+import copy
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -143,6 +145,6 @@ class SSLModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)
         config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
         return cls(**config)

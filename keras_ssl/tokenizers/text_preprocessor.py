@@ -7,6 +7,21 @@ import tensorflow as tf
 from keras_ssl.tokenizers.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS
 
 
+class _InlineVocabularyTokenizer(keras_hub.tokenizers.WordPieceTokenizer):
+    """WordPiece tokenizer whose vocabulary lives in its owner's config.
+
+    keras-hub tokenizers also save the vocabulary as a `.keras` asset, which
+    Keras safe mode then refuses to read back; `TextPreprocessor` keeps the
+    vocabulary in its config instead, so the asset is not needed.
+    """
+
+    def save_assets(self, dir_path):
+        pass
+
+    def load_assets(self, dir_path):
+        pass
+
+
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class TextPreprocessor(keras.layers.Layer):
     """Tokenizes strings with WordPiece and packs `[CLS] ... [SEP] [PAD]...`.
@@ -24,7 +39,7 @@ class TextPreprocessor(keras.layers.Layer):
     Example:
 
     >>> pre = TextPreprocessor(vocab, sequence_length=16)
-    >>> pre(["a small cat"]).shape
+    >>> pre(tf.constant(["a small cat"])).shape
     TensorShape([1, 16])
     """
 
@@ -51,7 +66,7 @@ class TextPreprocessor(keras.layers.Layer):
         self.vocabulary = vocabulary
         self.sequence_length = sequence_length
         self.lowercase = lowercase
-        self.tokenizer = keras_hub.tokenizers.WordPieceTokenizer(
+        self.tokenizer = _InlineVocabularyTokenizer(
             vocabulary=vocabulary,
             lowercase=lowercase,
             strip_accents=lowercase,
@@ -87,7 +102,9 @@ class TextPreprocessor(keras.layers.Layer):
 
     def detokenize(self, token_ids):
         """Maps ids back to a string per row, dropping padding."""
-        return self.tokenizer.detokenize(token_ids)
+        token_ids = tf.convert_to_tensor(token_ids)
+        ragged = tf.ragged.boolean_mask(token_ids, token_ids != self.pad_id)
+        return self.tokenizer.detokenize(ragged)
 
     def get_config(self):
         config = super().get_config()

@@ -108,7 +108,7 @@ def pretrain(
         epochs: passes over the data.
         batch_size: defaults to 256 (SimCLR) / 128 (MLM).
         learning_rate: peak learning rate (warm-up then cosine decay);
-            defaults to 2e-3 (SimCLR) / 2e-3 (MLM).
+            defaults to 2e-3 (SimCLR) / 3e-3 (MLM).
         time_budget: optional wall-clock limit in seconds.
         steps_per_epoch: optional cap on steps per epoch.
         seed: random seed (weights, augmentation, masking, data order).
@@ -134,8 +134,9 @@ def pretrain(
             f"Received: learning_rate={learning_rate!r}"
         )
     kw = dict(model_kwargs or {})
-    dataset = dataset or DEFAULT_DATASETS[method]
-    split = "train" if dataset == "fashion_mnist" else None
+    if dataset is None:
+        dataset = DEFAULT_DATASETS[method]
+    split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
     data = _load_data(dataset, split)
     keras.utils.set_random_seed(seed)
     run_dir = make_run_directory(output_dir, method)
@@ -165,7 +166,7 @@ def pretrain(
             extra = {}
         else:
             batch_size = batch_size or 128
-            learning_rate = learning_rate or 2e-3
+            learning_rate = learning_rate or 3e-3
             if data.x.dtype != object:
                 raise ValueError(
                     "MLM needs text. Received: dataset="
@@ -176,7 +177,7 @@ def pretrain(
             write_lines(os.path.join(run_dir, "vocabulary.txt"), vocab)
             preprocessor = TextPreprocessor(vocab, length)
             ids = tokenize(preprocessor, data.x)
-            hidden = kw.pop("hidden_dim", 128)
+            hidden = kw.pop("hidden_dim", 64)
             encoder = transformer_encoder(
                 len(vocab),
                 length,

@@ -143,15 +143,6 @@ def test_80_10_10_replacement(batch_and_output):
     assert (random_ids >= 0).all() and (random_ids < VOCAB).all()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "TokenMasker draws random ids from the whole vocabulary and leaves the "
-        "token unchanged when the draw is a special id, so the random share is "
-        "random_token_rate * (1 - num_special / vocabulary_size), not "
-        "random_token_rate as documented (visible with small vocabularies)."
-    ),
-    strict=True,
-)
 def test_random_share_with_small_vocabulary():
     vocab = 10  # half of it special
     ids = make_batch(vocab=vocab, seed=1)

@@ -42,6 +42,16 @@ class TestMaskedLanguageModelCall(TestCase):
         pooled = model.encoder(wordnet_ids[:4], training=False)["pooled_output"]
         self.assert_allclose(from_ids, pooled)
 
+    def test_predict_on_texts_and_ids(
+        self, text_preprocessor, wordnet_texts, wordnet_ids
+    ):
+        model = tiny_mlm(text_preprocessor)
+        # LabeledData texts are 1-D object arrays of str.
+        from_texts = model.predict(wordnet_texts, batch_size=32, verbose=0)
+        from_ids = model.predict(wordnet_ids, batch_size=32, verbose=0)
+        assert from_texts.shape == (64, HIDDEN)
+        np.testing.assert_allclose(from_texts, from_ids, atol=1e-5)
+
     def test_call_on_a_column_of_strings(self, text_preprocessor, wordnet_texts):
         model = tiny_mlm(text_preprocessor)
         column = strings(wordnet_texts[:3])[:, None]
@@ -70,6 +80,27 @@ class TestMaskedLanguageModelCall(TestCase):
     def test_encoder_without_sequence_output_raises(self, text_preprocessor):
         with pytest.raises(ValueError, match="sequence_output"):
             MaskedLanguageModel(conv_encoder((8, 8, 1), widths=(4,)), text_preprocessor)
+
+    def test_subclassed_encoder_raises_value_error(self, text_preprocessor):
+        # Not a functional model, so no `output` dict to check: the error
+        # must be the documented ValueError (today the message itself reads
+        # `encoder.output_shape` and raises AttributeError).
+        class Encoder(keras.Model):
+            def call(self, ids):
+                return {"sequence_output": ids, "pooled_output": ids}
+
+        with pytest.raises(ValueError, match="sequence_output"):
+            MaskedLanguageModel(Encoder(), text_preprocessor)
+
+    def test_tied_embeddings_need_a_token_embedding(self, text_preprocessor):
+        ids = keras.Input((text_preprocessor.sequence_length,), dtype="int32")
+        x = keras.layers.Embedding(text_preprocessor.vocabulary_size, 8)(ids)
+        pooled = keras.layers.GlobalAveragePooling1D()(x)
+        encoder = keras.Model(ids, {"sequence_output": x, "pooled_output": pooled})
+        with pytest.raises(ValueError, match="tie_embeddings"):
+            MaskedLanguageModel(encoder, text_preprocessor)
+        model = MaskedLanguageModel(encoder, text_preprocessor, tie_embeddings=False)
+        assert tuple(model(np.ones((2, 16), "int32")).shape) == (2, 8)
 
     @pytest.mark.parametrize("mask_rate", [0, 1, -0.1, 1.5])
     def test_bad_mask_rate_raises(self, text_preprocessor, mask_rate):
@@ -100,7 +131,7 @@ class TestMaskedLanguageModelTraining(TestCase):
         model = tiny_mlm(text_preprocessor)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         ds = tf.data.Dataset.from_tensor_slices(wordnet_texts[:32].astype(str))
-        history = model.fit(ds.batch(16), epochs=1, verbose=0)
+        history = model.fit(ds.batch(16), epochs=1, shuffle=False, verbose=0)
         assert set(history.history) == {"loss", "mlm_accuracy"}
         assert np.isfinite(history.history["loss"]).all()
 
@@ -120,6 +151,19 @@ class TestMaskedLanguageModelTraining(TestCase):
         model.compile(optimizer="adam", jit_compile=True)
         history = model.fit(wordnet_ids[:16], batch_size=8, verbose=0)
         assert np.isfinite(history.history["loss"]).all()
+
+    def test_untied_head_trains_and_round_trips(
+        self, text_preprocessor, wordnet_ids, tmp_path
+    ):
+        model = tiny_mlm(text_preprocessor, tie_embeddings=False)
+        assert model.mlm_head.output_matrix is not None
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        history = model.fit(wordnet_ids[:16], batch_size=8, verbose=0)
+        assert set(history.history) == {"loss", "mlm_accuracy"}
+        restored = self.assert_keras_round_trip(model, wordnet_ids[:4], tmp_path)
+        assert restored.tie_embeddings is False
+        for a, b in zip(model.weights, restored.weights):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b))
 
 
 class TestMaskedLanguageModelSaving(TestCase):

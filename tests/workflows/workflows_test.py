@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_ssl.cli import main
-from keras_ssl.datasets import load
+from keras_ssl.datasets import LabeledData, load
 from keras_ssl.workflows import evaluate_images, evaluate_text, export, pretrain
 
 TINY_MLM = {
@@ -17,6 +17,21 @@ TINY_MLM = {
     "num_layers": 1,
     "intermediate_dim": 32,
 }
+
+
+def tensorboard_tags(log_dir):
+    """Scalar tags per run folder, read back from the event files."""
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+
+    tags = {}
+    for run in os.listdir(log_dir):
+        events = EventAccumulator(os.path.join(log_dir, run))
+        events.Reload()
+        names = set(events.Tags()["scalars"]) | set(events.Tags()["tensors"])
+        tags[run] = names
+    return tags
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +62,13 @@ def test_simclr_pretrain_evaluate_export(tmp_path, images):
     assert metrics["steps"] == 3
     assert np.isfinite(metrics["loss"])
     assert 0.0 <= metrics["contrastive_accuracy"] <= 1.0
-    assert os.listdir(result["log_dir"])  # TensorBoard event files
-
     rows = evaluate_images(
         result["model_path"], (train, test), knn_k=(5,), log_dir=result["log_dir"]
     )
+    tags = tensorboard_tags(result["log_dir"])
+    for tag in ("epoch_loss", "epoch_contrastive_accuracy", "epoch_learning_rate"):
+        assert tag in tags["train"], tags
+    assert {"probe_accuracy", "knn_accuracy"} <= tags["evaluation"]
     assert [r["protocol"] for r in rows] == ["linear probe", "kNN k=5"]
     for row in rows:
         for key in ("ssl", "random_init", "raw_input"):
@@ -83,8 +100,10 @@ def test_mlm_pretrain_and_fine_tune(tmp_path):
         load("wordnet_nouns", split="train").subset(128, seed=0),
         load("wordnet_nouns", split="test").subset(64, seed=0),
     )
-    rows = evaluate_text(result["model"], nouns, epochs=1, batch_size=32)
-    assert rows[0]["protocol"] == "fine-tune 1 ep"
+    rows = evaluate_text(
+        result["model"], nouns, epochs=1, batch_size=32, probe_epochs=1
+    )
+    assert rows[0]["protocol"] == "fine-tune 1 ep (128)"
     for key in ("ssl", "random_init", "raw_input"):
         assert 0.0 <= rows[0][key] <= 1.0
 
@@ -102,6 +121,21 @@ def test_mlm_pretrain_and_fine_tune(tmp_path):
 def test_pretrain_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         pretrain(output_dir=str(tmp_path), verbose=0, **kwargs)
+
+
+def test_pretrain_bad_data(tmp_path):
+    rank3 = LabeledData(np.zeros((8, 28, 28), "uint8"), name="rank3")
+    with pytest.raises(ValueError, match=r"x.shape=\(8, 28, 28\)"):
+        pretrain("simclr", rank3, output_dir=str(tmp_path), verbose=0)
+    empty = LabeledData(np.zeros((0, 28, 28, 1), "uint8"), name="empty")
+    with pytest.raises(ValueError, match="empty"):
+        pretrain("simclr", empty, output_dir=str(tmp_path), verbose=0)
+    numbers = LabeledData(np.array([1, 2, 3], dtype=object), name="numbers")
+    with pytest.raises(ValueError, match=r"texts\[0\]=1 of type int"):
+        pretrain("mlm", numbers, output_dir=str(tmp_path), verbose=0)
+    small = load("fashion_mnist", split="test").subset(16, seed=0)
+    with pytest.raises(ValueError, match="batch_size=32 for 16 examples"):
+        pretrain("simclr", small, batch_size=32, output_dir=str(tmp_path), verbose=0)
 
 
 def test_cli_help(capsys):
