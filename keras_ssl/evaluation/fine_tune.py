@@ -128,7 +128,7 @@ def fine_tune(
             loss=loss,
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-        model.fit(train, epochs=probe_epochs, verbose=verbose)
+        model.fit(train, epochs=probe_epochs, verbose=verbose, shuffle=False)
     copy.trainable = not freeze_encoder
     steps = max(1, epochs * (len(x_train) // batch_size))
     warmup = int(steps * warmup_fraction)
@@ -143,7 +143,9 @@ def fine_tune(
         loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    history = model.fit(train, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history = model.fit(
+        train, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+    )
     test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
     result = model.evaluate(test, verbose=0, return_dict=True)
     return {

@@ -223,7 +223,9 @@ def pretrain(
     callbacks = [
         budget,
         LearningRateLogger(),
-        keras.callbacks.TensorBoard(log_dir, update_freq=50),
+        # Per-epoch scalars: with an integer `update_freq`, Keras 3.15 also
+        # applies the batch filter to the epoch summaries and drops them.
+        keras.callbacks.TensorBoard(log_dir),
     ]
     config = {
         "method": method,
@@ -248,6 +250,7 @@ def pretrain(
         steps_per_epoch=steps,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # the tf.data pipeline shuffles
     )
     seconds = time.monotonic() - start
     model_path = os.path.join(run_dir, "model.keras")

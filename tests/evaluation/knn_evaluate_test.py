@@ -61,6 +61,7 @@ def test_tiny_temperature_stays_finite_and_acts_like_nearest_neighbour():
 
 def test_default_ks_on_blobs(blobs):
     x_train, y_train, x_test, y_test = blobs
+    keras.utils.set_random_seed(0)
     encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16)])
     result = knn_evaluate(encoder, x_train, y_train, x_test, y_test)
     assert set(result) == {"knn_accuracy@20", "knn_accuracy@200", "accuracy"}
