@@ -78,6 +78,15 @@ def test_simclr_pretrain_evaluate_export(tmp_path, images):
     assert path.endswith(os.path.join("tiny", "1"))
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
 
+    # The CLI takes the next version and refuses an existing one.
+    base = str(tmp_path / "exports")
+    args = ["export", "--model", result["model_path"], "--name", "tiny"]
+    assert main([*args, "--base-dir", base]) == 0
+    assert os.path.isdir(os.path.join(base, "tiny", "2"))
+    assert main([*args, "--base-dir", base, "--version", "1"]) == 2
+    assert main([*args, "--base-dir", base, "--version", "x"]) == 2
+    assert sorted(os.listdir(os.path.join(base, "tiny"))) == ["1", "2"]
+
 
 @pytest.mark.slow
 def test_mlm_pretrain_and_fine_tune(tmp_path):
