@@ -21,18 +21,18 @@ demo: setup
 	$(VENV)/bin/keras-ssl demo
 
 test: setup
-	$(PY) -m ruff check keras_ssl tests examples
-	$(PY) -m ruff format --check keras_ssl tests examples
+	$(PY) -m ruff check keras_ssl tests examples benchmarks
+	$(PY) -m ruff format --check keras_ssl tests examples benchmarks
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 lint: setup
-	$(PY) -m ruff check keras_ssl tests examples
+	$(PY) -m ruff check keras_ssl tests examples benchmarks
 
 format: setup
-	$(PY) -m ruff format keras_ssl tests examples
+	$(PY) -m ruff format keras_ssl tests examples benchmarks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

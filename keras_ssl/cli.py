@@ -22,12 +22,16 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("pretrain", help="pretrain an SSL model")
-    p.add_argument("--method", default="simclr", help="simclr | mlm")
+    p.add_argument(
+        "--method",
+        default="simclr",
+        help="simclr | byol | simsiam | barlow_twins | vicreg | mlm",
+    )
     p.add_argument(
         "--dataset",
         default=None,
         help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
-        "(default: fashion_mnist for simclr, wordnet for mlm)",
+        "(default: wordnet for mlm, fashion_mnist otherwise)",
     )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None)

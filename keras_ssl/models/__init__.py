@@ -1,7 +1,21 @@
 """Self-supervised models: one shared training loop, one file per method."""
 
+from keras_ssl.models.barlow_twins import BarlowTwins
+from keras_ssl.models.byol import BYOL
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
 from keras_ssl.models.simclr import SimCLR
+from keras_ssl.models.simsiam import SimSiam
 from keras_ssl.models.ssl_model import SSLModel
+from keras_ssl.models.two_view_model import TwoViewModel
+from keras_ssl.models.vicreg import VICReg
 
-__all__ = ["MaskedLanguageModel", "SSLModel", "SimCLR"]
+__all__ = [
+    "BYOL",
+    "BarlowTwins",
+    "MaskedLanguageModel",
+    "SSLModel",
+    "SimCLR",
+    "SimSiam",
+    "TwoViewModel",
+    "VICReg",
+]

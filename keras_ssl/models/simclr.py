@@ -1,42 +1,17 @@
 """SimCLR: contrastive learning of visual representations."""
 
-import copy
-
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.view_augmenter import ViewAugmenter
-from keras_ssl.layers.projection_head import ProjectionHead
 from keras_ssl.losses.nt_xent import _check_temperature, nt_xent_logits
-from keras_ssl.models.image_inputs import prepare_images
-from keras_ssl.models.ssl_model import SSLModel, gather_from_replicas
+from keras_ssl.models.ssl_model import gather_from_replicas
+from keras_ssl.models.two_view_model import TwoViewModel, check_vector_encoder
 
-
-def check_vector_encoder(encoder):
-    """Raises ValueError unless `encoder` maps images to `(batch, dim)`."""
-    try:
-        shape, in_shape = encoder.output_shape, encoder.input_shape
-    except (AttributeError, ValueError):
-        raise ValueError(
-            "The encoder must be a functional keras.Model with known input "
-            "and output shapes (e.g. keras_ssl.encoders.conv_encoder). "
-            f"Received: {type(encoder).__name__} without them"
-        ) from None
-    if not isinstance(shape, tuple) or len(shape) != 2:
-        raise ValueError(
-            "The encoder must return one vector per image. Received: "
-            f"encoder.output_shape={shape}. Expected: (batch, dim). Add "
-            "global pooling or Flatten at the end of the encoder."
-        )
-    if not isinstance(in_shape, tuple) or len(in_shape) != 4:
-        raise ValueError(
-            "The encoder must take images of shape (batch, height, width, "
-            f"channels). Received: encoder.input_shape={in_shape}"
-        )
+__all__ = ["SimCLR", "check_vector_encoder"]
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class SimCLR(SSLModel):
+class SimCLR(TwoViewModel):
     """SimCLR: two augmented views, a projection head and NT-Xent.
 
     Each training step draws two random views of every image on-graph, encodes
@@ -77,37 +52,20 @@ class SimCLR(SSLModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(encoder, **kwargs)
-        check_vector_encoder(encoder)
         _check_temperature(temperature)
-        self.projection_dim = projection_dim
-        self.projection_hidden_dims = tuple(projection_hidden_dims)
-        self.temperature = float(temperature)
-        self.seed = seed
-        if augmenter is None:
-            augmenter = ViewAugmenter(tuple(encoder.input_shape[1:3]), seed=seed)
-        self.augmenter = augmenter
-        self.projection_head = ProjectionHead(
-            projection_dim, projection_hidden_dims, name="projection_head"
+        super().__init__(
+            encoder,
+            projection_dim=projection_dim,
+            projection_hidden_dims=projection_hidden_dims,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
         )
-        self.projection_head.build(encoder.output_shape)
+        self.temperature = float(temperature)
         self.contrastive_accuracy = keras.metrics.Mean(name="contrastive_accuracy")
         self.build()
 
-    def call(self, images, training=False):
-        return self.encoder(prepare_images(images), training=training)
-
-    def compute_objective(self, images, training=False):
-        images = prepare_images(images)
-        # Views are random at evaluation time too: the loss needs them.
-        view_1 = self.augmenter(images, training=True)
-        view_2 = self.augmenter(images, training=True)
-        batch = ops.shape(images)[0]
-        features = self.encoder(
-            ops.concatenate([view_1, view_2], axis=0), training=training
-        )
-        z = self.projection_head(features, training=training)
-        z_1, z_2 = z[:batch], z[batch:]
+    def pair_objective(self, z_1, z_2, training=False):
         keys_1, offset = gather_from_replicas(z_1)
         keys_2, _ = gather_from_replicas(z_2)
         logits, positives = nt_xent_logits(
@@ -121,7 +79,7 @@ class SimCLR(SSLModel):
         correct = ops.cast(
             ops.cast(ops.argmax(logits, axis=-1), "int32") == positives, "float32"
         )
-        return loss_sum, batch, {"correct": correct}
+        return loss_sum, ops.shape(z_1)[0], {"correct": correct}
 
     def method_metrics(self):
         return [self.contrastive_accuracy]
@@ -131,17 +89,5 @@ class SimCLR(SSLModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            projection_dim=self.projection_dim,
-            projection_hidden_dims=self.projection_hidden_dims,
-            temperature=self.temperature,
-            augmenter=keras.saving.serialize_keras_object(self.augmenter),
-            seed=self.seed,
-        )
+        config["temperature"] = self.temperature
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = copy.deepcopy(config)
-        config["augmenter"] = keras.saving.deserialize_keras_object(config["augmenter"])
-        return super().from_config(config)

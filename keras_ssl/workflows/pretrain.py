@@ -12,7 +12,14 @@ from keras_ssl.callbacks import LearningRateLogger, TimeBudget
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.distribute import get_strategy, resolve_jit_compile
 from keras_ssl.encoders import conv_encoder, transformer_encoder
-from keras_ssl.models import MaskedLanguageModel, SimCLR
+from keras_ssl.models import (
+    BYOL,
+    BarlowTwins,
+    MaskedLanguageModel,
+    SimCLR,
+    SimSiam,
+    VICReg,
+)
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
 from keras_ssl.workflows.run_directory import (
     make_run_directory,
@@ -22,8 +29,14 @@ from keras_ssl.workflows.run_directory import (
 
 logger = logging.getLogger("keras_ssl")
 
-METHODS = ("simclr", "mlm")
-DEFAULT_DATASETS = {"simclr": "fashion_mnist", "mlm": "wordnet"}
+IMAGE_METHODS = {
+    "simclr": SimCLR,
+    "byol": BYOL,
+    "simsiam": SimSiam,
+    "barlow_twins": BarlowTwins,
+    "vicreg": VICReg,
+}
+METHODS = (*IMAGE_METHODS, "mlm")
 
 
 def check_method(method):
@@ -68,6 +81,13 @@ def _schedule(learning_rate, total_steps, warmup_steps):
     )
 
 
+def _total_steps(num, batch_size, epochs, steps_per_epoch):
+    steps = max(num // batch_size, 1)
+    if steps_per_epoch:
+        steps = min(steps, steps_per_epoch)
+    return steps * epochs
+
+
 def tokenize(preprocessor, texts, batch_size=1024):
     """Token ids for `texts`, computed once with a parallel `tf.data` map."""
     texts = np.asarray(texts, dtype=object).astype(str)
@@ -101,7 +121,8 @@ def pretrain(
     logs under `logs/` and, for text, `vocabulary.txt`.
 
     Args:
-        method: `"simclr"` (images) or `"mlm"` (text).
+        method: `"simclr"`, `"byol"`, `"simsiam"`, `"barlow_twins"`,
+            `"vicreg"` (images) or `"mlm"` (text).
         dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
             `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
         output_dir: parent folder of the run directory.
@@ -135,7 +156,7 @@ def pretrain(
         )
     kw = dict(model_kwargs or {})
     if dataset is None:
-        dataset = DEFAULT_DATASETS[method]
+        dataset = "wordnet" if method == "mlm" else "fashion_mnist"
     split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
     data = _load_data(dataset, split)
     keras.utils.set_random_seed(seed)
@@ -145,13 +166,13 @@ def pretrain(
     jit = resolve_jit_compile(strategy_obj, jit_compile)
 
     with strategy_obj.scope():
-        if method == "simclr":
+        if method in IMAGE_METHODS:
             batch_size = batch_size or 256
             learning_rate = learning_rate or 2e-3
             x = data.x
             if x.dtype == object or x.ndim != 4:
                 raise ValueError(
-                    "SimCLR needs images of shape (N, height, width, channels). "
+                    f"{method} needs images of shape (N, height, width, channels). "
                     f"Received: dataset={dataset!r} with x.shape={x.shape}, "
                     f"dtype={x.dtype}"
                 )
@@ -160,9 +181,14 @@ def pretrain(
                 widths=tuple(kw.pop("widths", (32, 64, 128))),
                 blocks_per_stage=kw.pop("blocks_per_stage", 0),
             )
-            model = SimCLR(encoder, seed=seed, **kw)
-            train = tf.data.Dataset.from_tensor_slices(x)
             num = len(x)
+            if method == "byol":
+                kw.setdefault(
+                    "total_steps",
+                    _total_steps(num, batch_size, epochs, steps_per_epoch),
+                )
+            model = IMAGE_METHODS[method](encoder, seed=seed, **kw)
+            train = tf.data.Dataset.from_tensor_slices(x)
             extra = {}
         else:
             batch_size = batch_size or 128

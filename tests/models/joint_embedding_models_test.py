@@ -1,0 +1,96 @@
+"""BYOL, SimSiam, Barlow Twins and VICReg on the shared two-view contract."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ssl.datasets import load
+from keras_ssl.encoders import conv_encoder
+from keras_ssl.models import BYOL, BarlowTwins, SimSiam, TwoViewModel, VICReg
+from keras_ssl.testing import TestCase
+
+METHODS = {
+    "byol": (BYOL, {"predictor_hidden_dim": 8}),
+    "simsiam": (SimSiam, {"predictor_hidden_dim": 4}),
+    "barlow_twins": (BarlowTwins, {}),
+    "vicreg": (VICReg, {}),
+}
+
+
+def tiny(name, seed=0, **kwargs):
+    cls, extra = METHODS[name]
+    keras.utils.set_random_seed(seed)
+    encoder = conv_encoder((28, 28, 1), widths=(4, 8))
+    return cls(
+        encoder,
+        projection_dim=8,
+        projection_hidden_dims=(16,),
+        seed=seed,
+        **{**extra, **kwargs},
+    )
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load("fashion_mnist", split="test").subset(64, seed=0).x
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+class TestJointEmbeddingModels(TestCase):
+    def test_fit_on_real_images(self, name, images):
+        model = tiny(name)
+        assert isinstance(model, TwoViewModel)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+        history = model.fit(images, batch_size=16, epochs=1, verbose=0)
+        assert set(history.history) == {"loss"}
+        assert np.isfinite(history.history["loss"]).all()
+        out = model.predict(images[:5], verbose=0)
+        assert out.shape == (5, 8)
+
+    def test_keras_round_trip(self, name, images, tmp_path):
+        model = tiny(name)
+        model.compile(optimizer="adam", jit_compile=False)
+        model.fit(images[:32], batch_size=16, epochs=1, verbose=0)
+        restored = self.assert_keras_round_trip(model, images[:4], tmp_path)
+        assert type(restored) is type(model)
+
+    def test_config_round_trip(self, name):
+        model = tiny(name)
+        config = model.get_config()
+        restored = type(model).from_config(config)
+        assert restored.projection_dim == 8
+        assert restored.get_config()["augmenter"] == config["augmenter"]
+
+
+def test_byol_target_is_an_ema_of_the_online_network(images):
+    model = tiny("byol", base_momentum=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    target_ids = {id(v) for v in model.target_encoder.weights}
+    assert not target_ids & {id(v) for v in model.trainable_variables}
+    before = [np.array(t) for t, _ in model._target_pairs()]
+    model.fit(images[:16], batch_size=16, epochs=1, verbose=0)
+    for (target, online), old in zip(model._target_pairs(), before):
+        expected = 0.5 * old + 0.5 * np.array(online)
+        np.testing.assert_allclose(np.array(target), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_byol_momentum_schedule_rises_to_one():
+    model = tiny("byol", base_momentum=0.9, total_steps=10)
+    model.compile(optimizer="sgd")
+    assert float(model.momentum()) == pytest.approx(0.9)
+    model.optimizer.iterations.assign(10)
+    assert float(model.momentum()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("momentum", [1.0, -0.1, "0.9"])
+def test_byol_bad_momentum(momentum):
+    with pytest.raises(ValueError, match="base_momentum"):
+        tiny("byol", base_momentum=momentum)
+
+
+def test_non_vector_encoder_is_refused():
+    inputs = keras.Input((8, 8, 1))
+    encoder = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
+    for cls in (BYOL, SimSiam, BarlowTwins, VICReg):
+        with pytest.raises(ValueError, match="one vector per image"):
+            cls(encoder)
