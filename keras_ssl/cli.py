@@ -25,7 +25,7 @@ def build_parser():
     p.add_argument(
         "--method",
         default="simclr",
-        help="simclr | byol | simsiam | barlow_twins | vicreg | mlm",
+        help="simclr | moco | triplet | byol | simsiam | barlow_twins | vicreg | mlm",
     )
     p.add_argument(
         "--dataset",

@@ -1,13 +1,17 @@
 """BYOL: bootstrap your own latent, with an EMA target network."""
 
-import math
-
 import keras
 import tensorflow as tf
 from keras import ops
 
 from keras_ssl.layers.projection_head import ProjectionHead
 from keras_ssl.losses.negative_cosine_similarity import negative_cosine_similarity
+from keras_ssl.models.momentum_target import (
+    check_momentum,
+    ema_update,
+    make_target,
+    momentum_at,
+)
 from keras_ssl.models.two_view_model import TwoViewModel
 
 
@@ -56,11 +60,7 @@ class BYOL(TwoViewModel):
             seed=seed,
             **kwargs,
         )
-        if not isinstance(base_momentum, int | float) or not 0 <= base_momentum < 1:
-            raise ValueError(
-                "Argument `base_momentum` must be in [0, 1). "
-                f"Received: base_momentum={base_momentum!r}"
-            )
+        self.base_momentum = check_momentum(base_momentum)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
             raise ValueError(
                 "BYOL does not support multi-replica strategies yet (the EMA "
@@ -68,21 +68,14 @@ class BYOL(TwoViewModel):
                 f"{tf.distribute.get_strategy().num_replicas_in_sync} replicas"
             )
         self.predictor_hidden_dim = predictor_hidden_dim
-        self.base_momentum = float(base_momentum)
         self.total_steps = total_steps
         self.predictor = ProjectionHead(
             projection_dim, (predictor_hidden_dim,), name="predictor"
         )
         self.predictor.build((None, projection_dim))
-        self.target_encoder = keras.models.clone_model(encoder)
-        self.target_encoder.trainable = False
-        self.target_head = ProjectionHead(
-            projection_dim, projection_hidden_dims, name="target_projection_head"
+        self.target_encoder, self.target_head = make_target(
+            encoder, self.projection_head
         )
-        self.target_head.build(encoder.output_shape)
-        self.target_head.trainable = False
-        for target, online in self._target_pairs():
-            target.assign(online)
         self.build()
 
     def _target_pairs(self):
@@ -95,21 +88,12 @@ class BYOL(TwoViewModel):
 
     def momentum(self):
         """The EMA momentum at the current optimizer step."""
-        if not self.total_steps:
-            return ops.convert_to_tensor(self.base_momentum)
-        k = ops.cast(self.optimizer.iterations, "float32")
-        progress = ops.minimum(k / float(self.total_steps), 1.0)
-        return (
-            1.0 - (1.0 - self.base_momentum) * (ops.cos(math.pi * progress) + 1.0) / 2.0
+        return momentum_at(
+            self.base_momentum, self.optimizer.iterations, self.total_steps
         )
 
     def after_train_step(self):
-        tau = self.momentum()
-        for target, online in self._target_pairs():
-            target.assign(
-                ops.cast(tau, target.dtype) * target
-                + ops.cast(1.0 - tau, target.dtype) * ops.cast(online, target.dtype)
-            )
+        ema_update(self._target_pairs(), self.momentum())
 
     def compute_objective(self, images, training=False):
         view_1, view_2 = self.make_views(images)

@@ -16,8 +16,10 @@ from keras_ssl.models import (
     BYOL,
     BarlowTwins,
     MaskedLanguageModel,
+    MoCo,
     SimCLR,
     SimSiam,
+    TripletModel,
     VICReg,
 )
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
@@ -35,6 +37,8 @@ IMAGE_METHODS = {
     "simsiam": SimSiam,
     "barlow_twins": BarlowTwins,
     "vicreg": VICReg,
+    "moco": MoCo,
+    "triplet": TripletModel,
 }
 METHODS = (*IMAGE_METHODS, "mlm")
 
@@ -121,8 +125,8 @@ def pretrain(
     logs under `logs/` and, for text, `vocabulary.txt`.
 
     Args:
-        method: `"simclr"`, `"byol"`, `"simsiam"`, `"barlow_twins"`,
-            `"vicreg"` (images) or `"mlm"` (text).
+        method: `"simclr"`, `"moco"`, `"triplet"`, `"byol"`, `"simsiam"`,
+            `"barlow_twins"`, `"vicreg"` (images) or `"mlm"` (text).
         dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
             `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
         output_dir: parent folder of the run directory.
@@ -182,7 +186,7 @@ def pretrain(
                 blocks_per_stage=kw.pop("blocks_per_stage", 0),
             )
             num = len(x)
-            if method == "byol":
+            if method in ("byol", "moco"):
                 kw.setdefault(
                     "total_steps",
                     _total_steps(num, batch_size, epochs, steps_per_epoch),

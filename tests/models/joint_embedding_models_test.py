@@ -6,7 +6,15 @@ import pytest
 
 from keras_ssl.datasets import load
 from keras_ssl.encoders import conv_encoder
-from keras_ssl.models import BYOL, BarlowTwins, SimSiam, TwoViewModel, VICReg
+from keras_ssl.models import (
+    BYOL,
+    BarlowTwins,
+    MoCo,
+    SimSiam,
+    TripletModel,
+    TwoViewModel,
+    VICReg,
+)
 from keras_ssl.testing import TestCase
 
 METHODS = {
@@ -14,7 +22,10 @@ METHODS = {
     "simsiam": (SimSiam, {"predictor_hidden_dim": 4}),
     "barlow_twins": (BarlowTwins, {}),
     "vicreg": (VICReg, {}),
+    "moco": (MoCo, {"queue_size": 40}),
+    "triplet": (TripletModel, {"mining": "semi_hard"}),
 }
+EXTRA_METRICS = {"moco": {"contrastive_accuracy"}}
 
 
 def tiny(name, seed=0, **kwargs):
@@ -42,7 +53,7 @@ class TestJointEmbeddingModels(TestCase):
         assert isinstance(model, TwoViewModel)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
         history = model.fit(images, batch_size=16, epochs=1, verbose=0)
-        assert set(history.history) == {"loss"}
+        assert set(history.history) == {"loss"} | EXTRA_METRICS.get(name, set())
         assert np.isfinite(history.history["loss"]).all()
         out = model.predict(images[:5], verbose=0)
         assert out.shape == (5, 8)
@@ -88,9 +99,32 @@ def test_byol_bad_momentum(momentum):
         tiny("byol", base_momentum=momentum)
 
 
+def test_moco_enqueues_keys_and_saves_the_queue(images, tmp_path):
+    model = tiny("moco", queue_size=40)
+    model.compile(optimizer="adam", jit_compile=False)
+    before = np.array(model.memory_bank.queue())
+    model.fit(images[:16], batch_size=16, epochs=1, verbose=0)
+    after = np.array(model.memory_bank.queue())
+    changed = np.any(before != after, axis=1)
+    assert changed[:32].all() and not changed[32:].any()  # 2 views x 16 keys
+    assert int(model.memory_bank._pointer.numpy()) == 32
+    np.testing.assert_allclose(np.linalg.norm(after, axis=1), 1.0, rtol=1e-5)
+    path = str(tmp_path / "moco.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(np.array(restored.memory_bank.queue()), after)
+
+
+def test_bad_triplet_arguments():
+    with pytest.raises(ValueError, match="mining"):
+        tiny("triplet", mining="hardest")
+    with pytest.raises(ValueError, match="margin"):
+        tiny("triplet", margin=-1.0)
+
+
 def test_non_vector_encoder_is_refused():
     inputs = keras.Input((8, 8, 1))
     encoder = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
-    for cls in (BYOL, SimSiam, BarlowTwins, VICReg):
+    for cls in (BYOL, SimSiam, BarlowTwins, VICReg, MoCo, TripletModel):
         with pytest.raises(ValueError, match="one vector per image"):
             cls(encoder)

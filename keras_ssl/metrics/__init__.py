@@ -1,0 +1,26 @@
+"""Collapse diagnostics for self-supervised embeddings.
+
+Each diagnostic is a plain function of a batch (`keras.ops` maths) and a
+stateful `keras.metrics.Metric` to update inside a `train_step`:
+
+- `embedding_std` / `EmbeddingStd`: std of L2-normalised embeddings.
+- `effective_rank` / `EffectiveRank`: entropy-based rank of the embeddings.
+- `alignment` / `Alignment`: distance between positive pairs.
+- `uniformity` / `Uniformity`: spread of embeddings on the sphere.
+"""
+
+from keras_ssl.metrics.alignment import Alignment, alignment
+from keras_ssl.metrics.effective_rank import EffectiveRank, effective_rank
+from keras_ssl.metrics.embedding_std import EmbeddingStd, embedding_std
+from keras_ssl.metrics.uniformity import Uniformity, uniformity
+
+__all__ = [
+    "Alignment",
+    "EffectiveRank",
+    "EmbeddingStd",
+    "Uniformity",
+    "alignment",
+    "effective_rank",
+    "embedding_std",
+    "uniformity",
+]

@@ -1,0 +1,76 @@
+"""Triplet learning on augmented views, with in-batch mining."""
+
+import keras
+from keras import ops
+
+from keras_ssl.losses.batch_hard_triplet import batch_hard_triplet
+from keras_ssl.losses.batch_semi_hard_triplet import batch_semi_hard_triplet
+from keras_ssl.models.two_view_model import TwoViewModel
+
+MINING = {"batch_hard": batch_hard_triplet, "semi_hard": batch_semi_hard_triplet}
+
+
+@keras.saving.register_keras_serializable(package="keras_ssl")
+class TripletModel(TwoViewModel):
+    """Self-supervised triplet loss: two views of an image are a positive pair.
+
+    Both views' projections are L2-normalised and labelled by their image's
+    index in the batch; every one is an anchor, its other view is the
+    positive and the hardest (or semi-hard) view of another image the
+    negative.
+
+    Args:
+        encoder: `keras.Model` from images in `[0, 1]` to `(batch, dim)`.
+        projection_dim: output size of the projector.
+        projection_hidden_dims: hidden sizes of the projector.
+        margin: triplet margin, >= 0.
+        mining: `"batch_hard"` or `"semi_hard"`.
+        augmenter: view augmenter (default `ViewAugmenter`).
+        seed: augmenter seed.
+
+    Reference:
+        [Schroff et al., 2015](https://arxiv.org/abs/1503.03832),
+        [Hermans et al., 2017](https://arxiv.org/abs/1703.07737)
+    """
+
+    def __init__(
+        self,
+        encoder,
+        projection_dim=64,
+        projection_hidden_dims=(256,),
+        margin=0.5,
+        mining="batch_hard",
+        augmenter=None,
+        seed=None,
+        **kwargs,
+    ):
+        if mining not in MINING:
+            raise ValueError(
+                f"Argument `mining` must be one of {sorted(MINING)}. "
+                f"Received: mining={mining!r}"
+            )
+        super().__init__(
+            encoder,
+            projection_dim=projection_dim,
+            projection_hidden_dims=projection_hidden_dims,
+            augmenter=augmenter,
+            seed=seed,
+            **kwargs,
+        )
+        self.margin = margin
+        self.mining = mining
+        MINING[mining](ops.ones((2, 2)), ops.arange(2), margin)  # validates margin
+        self.build()
+
+    def pair_objective(self, z_1, z_2, training=False):
+        batch = ops.shape(z_1)[0]
+        embeddings = ops.normalize(ops.concatenate([z_1, z_2], axis=0), axis=-1)
+        ids = ops.arange(batch, dtype="int32")
+        labels = ops.concatenate([ids, ids], axis=0)
+        per_anchor = MINING[self.mining](embeddings, labels, self.margin)
+        return 0.5 * ops.sum(per_anchor), batch, {}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(margin=self.margin, mining=self.mining)
+        return config
