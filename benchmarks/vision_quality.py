@@ -27,6 +27,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--methods", default=",".join(IMAGE_METHODS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--model-kwargs",
+        default="{}",
+        help="JSON of method settings, e.g. '{\"base_momentum\": 0.9}'",
+    )
     args = parser.parse_args()
     for method in args.methods.split(","):
         with tempfile.TemporaryDirectory() as runs:
@@ -38,6 +43,7 @@ def main():
                 time_budget=args.seconds,
                 seed=args.seed,
                 verbose=0,
+                model_kwargs=json.loads(args.model_kwargs),
             )
             rows = evaluate_images(result["model"], seed=args.seed)
         line = {
@@ -46,6 +52,7 @@ def main():
             "seconds": round(result["seconds"], 1),
             "steps": result["steps"],
             "final_loss": round(result["loss"], 4),
+            "model_kwargs": json.loads(args.model_kwargs),
         }
         for row in rows:
             key = row["protocol"].replace(" ", "_").replace("=", "")
