@@ -25,7 +25,8 @@ def build_parser():
     p.add_argument(
         "--method",
         default="simclr",
-        help="simclr | moco | triplet | byol | simsiam | barlow_twins | vicreg | mlm",
+        help="simclr | moco | triplet | byol | simsiam | barlow_twins | vicreg | "
+        "autoencoder | rotation | mae | mlm",
     )
     p.add_argument(
         "--dataset",

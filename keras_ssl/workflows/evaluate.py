@@ -15,7 +15,7 @@ from keras_ssl.evaluation import (
     pixel_logistic_regression,
     tfidf_logistic_regression,
 )
-from keras_ssl.models import MaskedLanguageModel, TwoViewModel
+from keras_ssl.models import SSLModel
 from keras_ssl.workflows.pretrain import tokenize
 
 
@@ -30,10 +30,10 @@ def load_ssl_model(model):
             )
         # Safe mode stays on: no arbitrary code runs on load.
         model = keras.saving.load_model(path)
-    if not isinstance(model, TwoViewModel | MaskedLanguageModel):
+    if not isinstance(model, SSLModel):
         raise ValueError(
-            "Argument `model` must be a keras_ssl image model (SimCLR, BYOL, "
-            "...) or a MaskedLanguageModel. "
+            "Argument `model` must be a keras_ssl SSLModel (SimCLR, BYOL, "
+            "MaskedLanguageModel, ...). "
             f"Received: {type(model).__name__}"
         )
     return model

@@ -14,9 +14,12 @@ from keras_ssl.distribute import get_strategy, resolve_jit_compile
 from keras_ssl.encoders import conv_encoder, transformer_encoder
 from keras_ssl.models import (
     BYOL,
+    Autoencoder,
     BarlowTwins,
+    MaskedAutoencoder,
     MaskedLanguageModel,
     MoCo,
+    RotationPrediction,
     SimCLR,
     SimSiam,
     TripletModel,
@@ -39,6 +42,9 @@ IMAGE_METHODS = {
     "vicreg": VICReg,
     "moco": MoCo,
     "triplet": TripletModel,
+    "autoencoder": Autoencoder,
+    "rotation": RotationPrediction,
+    "mae": MaskedAutoencoder,
 }
 METHODS = (*IMAGE_METHODS, "mlm")
 
@@ -125,8 +131,9 @@ def pretrain(
     logs under `logs/` and, for text, `vocabulary.txt`.
 
     Args:
-        method: `"simclr"`, `"moco"`, `"triplet"`, `"byol"`, `"simsiam"`,
-            `"barlow_twins"`, `"vicreg"` (images) or `"mlm"` (text).
+        method: an image method (`"simclr"`, `"moco"`, `"triplet"`,
+            `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`,
+            `"autoencoder"`, `"rotation"`, `"mae"`) or `"mlm"` (text).
         dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
             `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
         output_dir: parent folder of the run directory.
@@ -180,18 +187,23 @@ def pretrain(
                     f"Received: dataset={dataset!r} with x.shape={x.shape}, "
                     f"dtype={x.dtype}"
                 )
-            encoder = conv_encoder(
-                x.shape[1:],
-                widths=tuple(kw.pop("widths", (32, 64, 128))),
-                blocks_per_stage=kw.pop("blocks_per_stage", 0),
-            )
             num = len(x)
+            if method == "mae":  # a ViT: the model builds its own encoder
+                kw.setdefault("image_shape", tuple(x.shape[1:]))
+                encoder = None
+            else:
+                encoder = conv_encoder(
+                    x.shape[1:],
+                    widths=tuple(kw.pop("widths", (32, 64, 128))),
+                    blocks_per_stage=kw.pop("blocks_per_stage", 0),
+                )
             if method in ("byol", "moco"):
                 kw.setdefault(
                     "total_steps",
                     _total_steps(num, batch_size, epochs, steps_per_epoch),
                 )
-            model = IMAGE_METHODS[method](encoder, seed=seed, **kw)
+            args = () if encoder is None else (encoder,)
+            model = IMAGE_METHODS[method](*args, seed=seed, **kw)
             train = tf.data.Dataset.from_tensor_slices(x)
             extra = {}
         else:

@@ -8,7 +8,13 @@ import pytest
 
 from keras_ssl.cli import main
 from keras_ssl.datasets import LabeledData, load
-from keras_ssl.workflows import evaluate_images, evaluate_text, export, pretrain
+from keras_ssl.workflows import (
+    evaluate_images,
+    evaluate_text,
+    export,
+    load_ssl_model,
+    pretrain,
+)
 
 TINY_MLM = {
     "sequence_length": 16,
@@ -163,3 +169,38 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     code = main(["export", "--model", str(tmp_path / "nope.keras"), "--name", "x"])
     assert code == 2
     assert "must be a path to a .keras file" in capsys.readouterr().err
+
+
+CONV = {"widths": (4, 8)}
+METHOD_KWARGS = {
+    "moco": {**CONV, "queue_size": 64},
+    "triplet": CONV,
+    "byol": CONV,
+    "simsiam": CONV,
+    "barlow_twins": {**CONV, "projection_dim": 16, "projection_hidden_dims": (16,)},
+    "vicreg": {**CONV, "projection_dim": 16, "projection_hidden_dims": (16,)},
+    "autoencoder": CONV,
+    "rotation": CONV,
+    "mae": {"encoder_dim": 8, "decoder_dim": 8, "depth": 1, "patch_size": 7},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(METHOD_KWARGS))
+def test_every_image_method_pretrains_and_reloads(tmp_path, images, method):
+    result = pretrain(
+        method,
+        images[0],
+        output_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        steps_per_epoch=2,
+        verbose=0,
+        model_kwargs=METHOD_KWARGS[method],
+    )
+    assert result["steps"] == 2 and np.isfinite(result["loss"])
+    model = load_ssl_model(result["model_path"])
+    out = model.predict(images[1].x[:3], verbose=0)
+    np.testing.assert_allclose(
+        out, result["model"].predict(images[1].x[:3], verbose=0), atol=1e-5
+    )
