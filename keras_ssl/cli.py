@@ -26,7 +26,7 @@ def build_parser():
         "--method",
         default="simclr",
         help="simclr | moco | triplet | byol | simsiam | barlow_twins | vicreg | "
-        "autoencoder | rotation | mae | mlm",
+        "autoencoder | rotation | mae | deepcluster | mlm",
     )
     p.add_argument(
         "--dataset",

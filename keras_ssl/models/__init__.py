@@ -3,6 +3,7 @@
 from keras_ssl.models.autoencoder import Autoencoder
 from keras_ssl.models.barlow_twins import BarlowTwins
 from keras_ssl.models.byol import BYOL
+from keras_ssl.models.deep_cluster import DeepCluster
 from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
 from keras_ssl.models.moco import MoCo
@@ -18,6 +19,7 @@ __all__ = [
     "Autoencoder",
     "BYOL",
     "BarlowTwins",
+    "DeepCluster",
     "MaskedAutoencoder",
     "MaskedLanguageModel",
     "MoCo",

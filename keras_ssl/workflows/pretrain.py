@@ -16,6 +16,7 @@ from keras_ssl.models import (
     BYOL,
     Autoencoder,
     BarlowTwins,
+    DeepCluster,
     MaskedAutoencoder,
     MaskedLanguageModel,
     MoCo,
@@ -45,6 +46,7 @@ IMAGE_METHODS = {
     "autoencoder": Autoencoder,
     "rotation": RotationPrediction,
     "mae": MaskedAutoencoder,
+    "deepcluster": DeepCluster,
 }
 METHODS = (*IMAGE_METHODS, "mlm")
 
@@ -255,14 +257,22 @@ def pretrain(
         )
         model.compile(optimizer=optimizer, jit_compile=jit)
 
-    train = (
-        train.shuffle(min(num, 100_000), seed=seed)
-        .batch(batch_size, drop_remainder=True)
-        .repeat()
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    extra_callbacks = []
+    if isinstance(model, DeepCluster):
+        # Pseudo-labels come from k-means at each epoch start (a callback).
+        train, reclustering = model.make_training_data(x, batch_size, seed)
+        train = train.repeat()
+        extra_callbacks.append(reclustering)
+    else:
+        train = (
+            train.shuffle(min(num, 100_000), seed=seed)
+            .batch(batch_size, drop_remainder=True)
+            .repeat()
+            .prefetch(tf.data.AUTOTUNE)
+        )
     budget = TimeBudget(time_budget)
     callbacks = [
+        *extra_callbacks,
         budget,
         LearningRateLogger(),
         # Per-epoch scalars: with an integer `update_freq`, Keras 3.15 also

@@ -182,6 +182,7 @@ METHOD_KWARGS = {
     "autoencoder": CONV,
     "rotation": CONV,
     "mae": {"encoder_dim": 8, "decoder_dim": 8, "depth": 1, "patch_size": 7},
+    "deepcluster": {**CONV, "num_clusters": 4},
 }
 
 
