@@ -32,9 +32,10 @@ def resolve_jit_compile(strategy=None, requested="auto"):
 
     - Multi-replica strategies on (logical) CPU devices: off, XLA fails to
       access resources across devices there.
-    - `"auto"` without a GPU: off. Measured on the 2-core CPU machines this
-      project is built on (TF 2.21), XLA made the MLM train step 5.9x slower
-      (0.73 vs 4.3 steps/s, hidden 128, length 32, batch 128).
+    - `"auto"` without a GPU: off, as Keras itself decides. Measured on the
+      2-core CPU machines this project is built on (TF 2.21), XLA made the
+      MLM train step 5.9x slower (0.73 vs 4.3 steps/s, hidden 128, length
+      32, batch 128).
     - `"auto"` with a GPU: on.
     """
     if requested not in ("auto", True, False):
