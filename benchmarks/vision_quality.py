@@ -17,7 +17,7 @@ import argparse
 import json
 import tempfile
 
-from keras_ssl.workflows import evaluate_images, pretrain
+from keras_ssl.workflows import evaluate_images, fine_tune_images, pretrain
 from keras_ssl.workflows.pretrain import IMAGE_METHODS
 
 
@@ -27,6 +27,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--methods", default=",".join(IMAGE_METHODS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--fine-tune-fractions",
+        default="",
+        help="also fine-tune on these label fractions, e.g. 0.01,0.1,1",
+    )
     parser.add_argument(
         "--model-kwargs",
         default="{}",
@@ -46,6 +51,11 @@ def main():
                 model_kwargs=json.loads(args.model_kwargs),
             )
             rows = evaluate_images(result["model"], seed=args.seed)
+            if args.fine_tune_fractions:
+                fractions = [float(f) for f in args.fine_tune_fractions.split(",")]
+                rows += fine_tune_images(
+                    result["model"], fractions=fractions, seed=args.seed
+                )
         line = {
             "benchmark": "vision_quality",
             "method": method,
@@ -55,7 +65,7 @@ def main():
             "model_kwargs": json.loads(args.model_kwargs),
         }
         for row in rows:
-            key = row["protocol"].replace(" ", "_").replace("=", "")
+            key = row["protocol"].split(" (")[0].replace(" ", "_").replace("=", "")
             for column in ("ssl", "random_init", "raw_input"):
                 line[f"{key}/{column}"] = round(row[column], 4)
         print(json.dumps(line), flush=True)

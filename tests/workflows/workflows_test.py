@@ -12,6 +12,7 @@ from keras_ssl.workflows import (
     evaluate_images,
     evaluate_text,
     export,
+    fine_tune_images,
     load_ssl_model,
     pretrain,
 )
@@ -205,3 +206,30 @@ def test_every_image_method_pretrains_and_reloads(tmp_path, images, method):
     np.testing.assert_allclose(
         out, result["model"].predict(images[1].x[:3], verbose=0), atol=1e-5
     )
+
+
+@pytest.mark.slow
+def test_fine_tune_images_on_label_fractions(tmp_path, images):
+    train, test = images
+    result = pretrain(
+        "simclr",
+        train,
+        output_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        steps_per_epoch=2,
+        verbose=0,
+        model_kwargs={"widths": (4, 8)},
+    )
+    rows = fine_tune_images(
+        result["model"], (train, test), fractions=(0.25, 1.0), epochs=1
+    )
+    assert [r["protocol"] for r in rows] == [
+        "fine-tune 25% labels (64)",
+        "fine-tune 100% labels (256)",
+    ]
+    for row in rows:
+        for key in ("ssl", "random_init", "raw_input"):
+            assert 0.0 <= row[key] <= 1.0
+    with pytest.raises(ValueError, match="fraction=0"):
+        fine_tune_images(result["model"], (train, test), fractions=(0,))
