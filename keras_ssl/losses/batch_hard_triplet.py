@@ -11,6 +11,7 @@ from keras_ssl.losses._distances import (
     pairwise_distance,
     prepare_embeddings_and_labels,
 )
+from keras_ssl.losses._mined_triplet_loss import MinedTripletLoss
 
 
 def batch_hard_triplet(embeddings, labels, margin=0.2, distance="squared_euclidean"):
@@ -62,7 +63,7 @@ def batch_hard_triplet(embeddings, labels, margin=0.2, distance="squared_euclide
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class BatchHardTripletLoss(keras.losses.Loss):
+class BatchHardTripletLoss(MinedTripletLoss):
     """Batch-hard triplet loss with online mining from labels.
 
     Call it as `loss(labels, embeddings)`: `y_true` holds the `(batch,)`
@@ -86,25 +87,5 @@ class BatchHardTripletLoss(keras.losses.Loss):
         [Hermans et al., 2017](https://arxiv.org/abs/1703.07737)
     """
 
-    def __init__(
-        self,
-        margin=0.2,
-        distance="squared_euclidean",
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
-        check_non_negative("margin", margin)
-        check_distance(distance)
-        super().__init__(reduction=reduction, name=name or "batch_hard_triplet")
-        self.margin = float(margin)
-        self.distance = distance
-
-    def call(self, y_true, y_pred):
-        return batch_hard_triplet(
-            y_pred, y_true, margin=self.margin, distance=self.distance
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"margin": self.margin, "distance": self.distance})
-        return config
+    mining_fn = staticmethod(batch_hard_triplet)
+    default_name = "batch_hard_triplet"

@@ -11,6 +11,7 @@ from keras_ssl.losses._distances import (
     pairwise_distance,
     prepare_embeddings_and_labels,
 )
+from keras_ssl.losses._mined_triplet_loss import MinedTripletLoss
 
 
 def batch_semi_hard_triplet(
@@ -78,7 +79,7 @@ def batch_semi_hard_triplet(
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class BatchSemiHardTripletLoss(keras.losses.Loss):
+class BatchSemiHardTripletLoss(MinedTripletLoss):
     """Semi-hard triplet loss with online mining from labels.
 
     Call it as `loss(labels, embeddings)`: `y_true` holds the `(batch,)`
@@ -102,25 +103,5 @@ class BatchSemiHardTripletLoss(keras.losses.Loss):
         [Schroff et al., 2015 (FaceNet)](https://arxiv.org/abs/1503.03832)
     """
 
-    def __init__(
-        self,
-        margin=0.2,
-        distance="squared_euclidean",
-        reduction="sum_over_batch_size",
-        name=None,
-    ):
-        check_non_negative("margin", margin)
-        check_distance(distance)
-        super().__init__(reduction=reduction, name=name or "batch_semi_hard_triplet")
-        self.margin = float(margin)
-        self.distance = distance
-
-    def call(self, y_true, y_pred):
-        return batch_semi_hard_triplet(
-            y_pred, y_true, margin=self.margin, distance=self.distance
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"margin": self.margin, "distance": self.distance})
-        return config
+    mining_fn = staticmethod(batch_semi_hard_triplet)
+    default_name = "batch_semi_hard_triplet"
