@@ -1,7 +1,6 @@
 """Ready-made view pipelines: SimCLR's symmetric one and BYOL's pair."""
 
 from keras_ssl.augmentation.augmentation_pipeline import AugmentationPipeline
-from keras_ssl.augmentation.image_checks import check_image_size
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
 from keras_ssl.augmentation.random_gaussian_blur import RandomGaussianBlur
 from keras_ssl.augmentation.random_grayscale import RandomGrayscale
@@ -9,6 +8,7 @@ from keras_ssl.augmentation.random_horizontal_flip import RandomHorizontalFlip
 from keras_ssl.augmentation.random_hue_saturation import RandomHueSaturation
 from keras_ssl.augmentation.random_resized_crop import RandomResizedCrop
 from keras_ssl.augmentation.random_solarize import RandomSolarize
+from keras_ssl.augmentation.validation import check_image_size
 
 # Blur needs room: on smaller images (28x28 Fashion-MNIST) a 3x3 blur
 # erases most of the detail the encoder has to learn from.

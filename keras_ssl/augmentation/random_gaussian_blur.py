@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_checks import check_odd_int
 from keras_ssl.augmentation.validation import (
     check_fraction,
     check_images,
+    check_odd_int,
     check_range,
 )
 

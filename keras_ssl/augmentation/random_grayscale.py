@@ -3,8 +3,11 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_checks import check_channels
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.validation import (
+    check_channels,
+    check_fraction,
+    check_images,
+)
 
 # ITU-R BT.601 luma weights, as `tf.image.rgb_to_grayscale` uses them.
 LUMA_WEIGHTS = (0.2989, 0.5870, 0.1140)

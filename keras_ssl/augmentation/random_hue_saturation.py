@@ -6,8 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssl.augmentation.image_checks import check_channels
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.validation import (
+    check_channels,
+    check_fraction,
+    check_images,
+)
 
 # RGB -> YIQ (NTSC). Y is the luma; I and Q span the chroma plane.
 RGB_TO_YIQ = np.array(

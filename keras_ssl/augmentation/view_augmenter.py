@@ -6,7 +6,7 @@ from keras import ops
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
 from keras_ssl.augmentation.random_horizontal_flip import RandomHorizontalFlip
 from keras_ssl.augmentation.random_resized_crop import RandomResizedCrop
-from keras_ssl.augmentation.validation import check_images
+from keras_ssl.augmentation.validation import check_image_size, check_images
 
 
 def _subseed(seed, k):
@@ -56,16 +56,7 @@ class ViewAugmenter(keras.layers.Layer):
         **kw,
     ):
         super().__init__(**kw)
-        if (
-            not isinstance(image_size, tuple | list)
-            or len(image_size) != 2
-            or not all(isinstance(v, int) and v > 0 for v in image_size)
-        ):
-            raise ValueError(
-                "Argument `image_size` must be a pair of positive ints "
-                f"(height, width). Received: image_size={image_size!r}"
-            )
-        self.image_size = tuple(image_size)
+        self.image_size = check_image_size(image_size)
         self.seed = seed
         self.crop = RandomResizedCrop(
             *self.image_size, scale=tuple(crop_scale), seed=_subseed(seed, 1)

@@ -11,6 +11,7 @@ from keras_ssl.models.momentum_target import (
     ema_update,
     make_target,
     momentum_at,
+    weight_pairs,
 )
 from keras_ssl.models.two_view_model import TwoViewModel
 
@@ -79,11 +80,9 @@ class BYOL(TwoViewModel):
         self.build()
 
     def _target_pairs(self):
-        return list(
-            zip(
-                self.target_encoder.weights + self.target_head.weights,
-                self.encoder.weights + self.projection_head.weights,
-            )
+        return weight_pairs(
+            (self.target_encoder, self.target_head),
+            (self.encoder, self.projection_head),
         )
 
     def momentum(self):

@@ -12,6 +12,7 @@ from keras_ssl.models.momentum_target import (
     ema_update,
     make_target,
     momentum_at,
+    weight_pairs,
 )
 from keras_ssl.models.two_view_model import TwoViewModel
 
@@ -82,11 +83,8 @@ class MoCo(TwoViewModel):
         self.build()
 
     def _target_pairs(self):
-        return list(
-            zip(
-                self.key_encoder.weights + self.key_head.weights,
-                self.encoder.weights + self.projection_head.weights,
-            )
+        return weight_pairs(
+            (self.key_encoder, self.key_head), (self.encoder, self.projection_head)
         )
 
     def after_train_step(self):

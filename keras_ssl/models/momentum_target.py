@@ -30,15 +30,16 @@ def make_target(encoder, head):
     )
     target_head.build(encoder.output_shape)
     target_head.trainable = False
-    pairs = list(
-        zip(
-            target_encoder.weights + target_head.weights,
-            encoder.weights + head.weights,
-        )
-    )
-    for target, online in pairs:
+    for target, online in weight_pairs((target_encoder, target_head), (encoder, head)):
         target.assign(online)
     return target_encoder, target_head
+
+
+def weight_pairs(targets, onlines):
+    """`(target_weight, online_weight)` pairs of matching networks, in order."""
+    target_weights = [w for net in targets for w in net.weights]
+    online_weights = [w for net in onlines for w in net.weights]
+    return list(zip(target_weights, online_weights))
 
 
 def momentum_at(base_momentum, step, total_steps):
