@@ -23,6 +23,26 @@ def global_sum(value):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
+def num_replicas():
+    """Number of replicas in sync (1 without a strategy)."""
+    context = _replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
+def global_mean(value_sum, count):
+    """This replica's share of a mean over the global batch.
+
+    `value_sum` is the sum of a per-example quantity on this replica and
+    `count` the number of examples it sums over; the shares of all replicas
+    add up to the global mean. Objectives with several terms normalised by
+    different counts (MLM + NSP, generator + discriminator) add their
+    `global_mean`s and return `count=None` from `compute_objective`.
+    """
+    value_sum = ops.cast(value_sum, "float32")
+    count = ops.cast(ops.stop_gradient(count), "float32")
+    return value_sum / ops.maximum(global_sum(count), 1.0)
+
+
 def gather_from_replicas(value):
     """Concatenates `value` from all replicas along axis 0.
 
@@ -45,7 +65,9 @@ class SSLModel(keras.Model):
     A method subclasses `SSLModel` and implements `compute_objective`,
     returning the *sum* of its per-example losses on this replica's batch, the
     number of examples (or predicted tokens) they are summed over, and a dict
-    of tensors for its metrics. The base class turns that into the mean over
+    of tensors for its metrics. An objective made of several means over
+    different counts returns the sum of their `global_mean`s and
+    `count=None`. The base class turns that into the mean over
     the *global* batch (so a run on N replicas computes the same loss and
     gradients as one device on the same global batch), scales it for mixed
     precision through the optimizer, applies gradients, calls
@@ -104,6 +126,10 @@ class SSLModel(keras.Model):
     def _objective(self, data, training):
         inputs = self.unpack_inputs(data)
         loss_sum, count, outputs = self.compute_objective(inputs, training=training)
+        if count is None:
+            # `loss_sum` is already this replica's share of the global mean:
+            # give each replica weight 1/N so the shares add up unchanged.
+            count = 1.0 / num_replicas()
         count = ops.cast(ops.stop_gradient(count), "float32")
         loss_sum = ops.cast(loss_sum, "float32")
         # Mean over the global batch: the optimizer sums replica gradients.
@@ -113,9 +139,8 @@ class SSLModel(keras.Model):
         return loss, loss_sum, count, outputs
 
     def _update_trackers(self, loss_sum, count, outputs):
-        self.loss_tracker.update_state(
-            loss_sum / ops.maximum(count, 1.0), sample_weight=count
-        )
+        safe_count = ops.where(count > 0, count, 1.0)
+        self.loss_tracker.update_state(loss_sum / safe_count, sample_weight=count)
         self.update_method_metrics(outputs)
         return {m.name: m.result() for m in self.metrics}
 
