@@ -25,6 +25,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train a fixed number of steps instead of --seconds (fair "
+        "comparisons on a shared machine)",
+    )
     parser.add_argument("--methods", default=",".join(IMAGE_METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -45,7 +52,8 @@ def main():
                 "fashion_mnist",
                 output_dir=runs,
                 epochs=args.epochs,
-                time_budget=args.seconds,
+                time_budget=None if args.steps else args.seconds,
+                steps_per_epoch=-(-args.steps // args.epochs) if args.steps else None,
                 seed=args.seed,
                 verbose=0,
                 model_kwargs=json.loads(args.model_kwargs),

@@ -111,7 +111,7 @@ class BYOL(TwoViewModel):
         per_example = (2.0 + 2.0 * negative_cosine_similarity(p_1, t_2)) + (
             2.0 + 2.0 * negative_cosine_similarity(p_2, t_1)
         )
-        return ops.sum(per_example), batch, {}
+        return ops.sum(per_example), batch, self.with_diagnostics({}, z_1)
 
     def get_config(self):
         config = super().get_config()

@@ -118,7 +118,8 @@ class MoCo(TwoViewModel):
         correct = ops.cast(best == ops.arange(batch, dtype="int32"), "float32")
         if training:
             self.memory_bank.enqueue(keys)
-        return 0.5 * ops.sum(per_query), batch, {"correct": correct}
+        outputs = self.with_diagnostics({"correct": correct}, q_1)
+        return 0.5 * ops.sum(per_query), batch, outputs
 
     def method_metrics(self):
         return [self.contrastive_accuracy]

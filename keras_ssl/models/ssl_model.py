@@ -92,6 +92,9 @@ class SSLModel(keras.Model):
             )
         self.encoder = encoder
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # Collapse diagnostics (opt-in, e.g. `TwoViewModel(collapse_metrics=
+        # True)`): updated from `outputs["collapse_embeddings"]`.
+        self.diagnostics = []
 
     # Hooks for subclasses -------------------------------------------------
 
@@ -115,7 +118,7 @@ class SSLModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, *self.method_metrics()]
+        return [self.loss_tracker, *self.method_metrics(), *self.diagnostics]
 
     def unpack_inputs(self, data):
         """Drops labels and sample weights: the pretext needs inputs only."""
@@ -142,6 +145,8 @@ class SSLModel(keras.Model):
         safe_count = ops.where(count > 0, count, 1.0)
         self.loss_tracker.update_state(loss_sum / safe_count, sample_weight=count)
         self.update_method_metrics(outputs)
+        for metric in self.diagnostics:
+            metric.update_state(ops.stop_gradient(outputs["collapse_embeddings"]))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):

@@ -7,6 +7,8 @@ from keras import ops
 
 from keras_ssl.augmentation.view_augmenter import ViewAugmenter
 from keras_ssl.layers.projection_head import ProjectionHead
+from keras_ssl.metrics.effective_rank import EffectiveRank
+from keras_ssl.metrics.embedding_std import EmbeddingStd
 from keras_ssl.models.image_inputs import prepare_images
 from keras_ssl.models.ssl_model import SSLModel
 
@@ -50,6 +52,11 @@ class TwoViewModel(SSLModel):
         augmenter: layer making one view per call (`training=True`);
             defaults to `ViewAugmenter` at the encoder's input size.
         seed: seed of the default augmenter.
+        collapse_metrics: also report the collapse diagnostics
+            `embedding_std` (about `1/sqrt(projection_dim)` when healthy, 0
+            when collapsed) and `effective_rank` (up to `projection_dim`) of
+            the first view's projections, accumulated over each epoch. Off
+            by default: the rank costs an eigendecomposition per step.
     """
 
     def __init__(
@@ -59,10 +66,22 @@ class TwoViewModel(SSLModel):
         projection_hidden_dims=(256,),
         augmenter=None,
         seed=None,
+        collapse_metrics=False,
         **kwargs,
     ):
         super().__init__(encoder, **kwargs)
         check_vector_encoder(encoder)
+        if not isinstance(collapse_metrics, bool):
+            raise ValueError(
+                "Argument `collapse_metrics` must be True or False. "
+                f"Received: collapse_metrics={collapse_metrics!r}"
+            )
+        self.collapse_metrics = collapse_metrics
+        if collapse_metrics:
+            self.diagnostics = [
+                EmbeddingStd(dim=projection_dim),
+                EffectiveRank(dim=projection_dim),
+            ]
         self.projection_dim = projection_dim
         self.projection_hidden_dims = tuple(projection_hidden_dims)
         self.seed = seed
@@ -97,7 +116,14 @@ class TwoViewModel(SSLModel):
     def compute_objective(self, images, training=False):
         view_1, view_2 = self.make_views(images)
         z_1, z_2 = self.project_views(view_1, view_2, training=training)
-        return self.pair_objective(z_1, z_2, training=training)
+        loss_sum, count, outputs = self.pair_objective(z_1, z_2, training=training)
+        return loss_sum, count, self.with_diagnostics(outputs, z_1)
+
+    def with_diagnostics(self, outputs, z):
+        """Adds the projections `z` for the collapse metrics, when on."""
+        if self.collapse_metrics:
+            return {**outputs, "collapse_embeddings": z}
+        return outputs
 
     def pair_objective(self, z_1, z_2, training=False):
         raise NotImplementedError(
@@ -111,6 +137,7 @@ class TwoViewModel(SSLModel):
             projection_hidden_dims=self.projection_hidden_dims,
             augmenter=keras.saving.serialize_keras_object(self.augmenter),
             seed=self.seed,
+            collapse_metrics=self.collapse_metrics,
         )
         return config
 

@@ -128,3 +128,59 @@ def test_non_vector_encoder_is_refused():
     for cls in (BYOL, SimSiam, BarlowTwins, VICReg, MoCo, TripletModel):
         with pytest.raises(ValueError, match="one vector per image"):
             cls(encoder)
+
+
+@pytest.mark.parametrize("n", [1, 3, 16])
+def test_two_view_semi_hard_matches_general_loss(n):
+    from keras_ssl.losses import batch_semi_hard_triplet
+    from keras_ssl.models.triplet_model import two_view_semi_hard_triplet
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(2 * n, 5)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = np.concatenate([np.arange(n), np.arange(n)])
+    fast = np.asarray(two_view_semi_hard_triplet(x, 0.3))
+    general = np.asarray(batch_semi_hard_triplet(x, labels, margin=0.3))
+    np.testing.assert_allclose(fast, general, atol=1e-6)
+    assert fast.shape == (2 * n,)
+
+
+@pytest.mark.parametrize("name", ["simclr", "byol", "moco", "vicreg"])
+def test_collapse_metrics_are_reported_and_detect_collapse(name, images):
+    from keras_ssl.models import SimCLR
+
+    if name == "simclr":
+        keras.utils.set_random_seed(0)
+        model = SimCLR(
+            conv_encoder((28, 28, 1), widths=(4, 8)),
+            projection_dim=8,
+            projection_hidden_dims=(16,),
+            seed=0,
+            collapse_metrics=True,
+        )
+    else:
+        model = tiny(name, collapse_metrics=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    history = model.fit(images, batch_size=16, epochs=1, verbose=0)
+    assert {"embedding_std", "effective_rank"} <= set(history.history)
+    std = history.history["embedding_std"][-1]
+    rank = history.history["effective_rank"][-1]
+    assert 0.0 < std <= 1.0 and 1.0 <= rank <= 8.0
+    # A projection head with constant output is the collapsed case: std 0
+    # and effective rank 1.
+    dense = [v for v in model.projection_head.weights if "kernel" in v.path]
+    dense[-1].assign(np.zeros(dense[-1].shape, "float32"))
+    biases = [v for v in model.projection_head.weights if "bias" in v.path]
+    biases[-1].assign(np.linspace(1.0, 2.0, biases[-1].shape[0]).astype("float32"))
+    result = model.evaluate(images, batch_size=16, verbose=0, return_dict=True)
+    assert result["embedding_std"] == pytest.approx(0.0, abs=1e-4)
+    assert result["effective_rank"] == pytest.approx(1.0, abs=1e-2)
+    config = model.get_config()
+    assert config["collapse_metrics"] is True
+    assert type(model).from_config(config).collapse_metrics is True
+
+
+def test_collapse_metrics_off_by_default_and_validated():
+    assert tiny("vicreg").diagnostics == []
+    with pytest.raises(ValueError, match="collapse_metrics"):
+        tiny("vicreg", collapse_metrics="yes")
