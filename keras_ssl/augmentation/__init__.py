@@ -1,4 +1,4 @@
-"""On-graph, seeded augmentation layers: image views and token masking."""
+"""On-graph, seeded augmentation layers: image views, token masking, text views."""
 
 from keras_ssl.augmentation.augmentation_pipeline import AugmentationPipeline
 from keras_ssl.augmentation.multi_view import MultiView
@@ -11,6 +11,10 @@ from keras_ssl.augmentation.random_hue_saturation import RandomHueSaturation
 from keras_ssl.augmentation.random_resized_crop import RandomResizedCrop
 from keras_ssl.augmentation.random_rotation import RandomRotation
 from keras_ssl.augmentation.random_solarize import RandomSolarize
+from keras_ssl.augmentation.random_span_crop import RandomSpanCrop
+from keras_ssl.augmentation.random_token_deletion import RandomTokenDeletion
+from keras_ssl.augmentation.random_token_swap import RandomTokenSwap
+from keras_ssl.augmentation.synonym_replacement import SynonymReplacement
 from keras_ssl.augmentation.token_masker import TokenMasker
 from keras_ssl.augmentation.view_augmenter import ViewAugmenter
 
@@ -25,6 +29,10 @@ __all__ = [
     "RandomResizedCrop",
     "RandomRotation",
     "RandomSolarize",
+    "RandomSpanCrop",
+    "RandomTokenDeletion",
+    "RandomTokenSwap",
+    "SynonymReplacement",
     "TokenMasker",
     "ViewAugmenter",
     "byol_augmenters",

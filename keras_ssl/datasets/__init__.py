@@ -16,6 +16,7 @@ from keras_ssl.datasets.user_data import (
     load_tfds,
 )
 from keras_ssl.datasets.wordnet import LEXNAMES, load_wordnet
+from keras_ssl.datasets.wordnet_synonyms import wordnet_synonyms
 
 __all__ = [
     "LEXNAMES",
@@ -28,4 +29,5 @@ __all__ = [
     "load_text_file",
     "load_tfds",
     "load_wordnet",
+    "wordnet_synonyms",
 ]

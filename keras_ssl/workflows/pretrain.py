@@ -199,6 +199,12 @@ def pretrain(
                     widths=tuple(kw.pop("widths", (32, 64, 128))),
                     blocks_per_stage=kw.pop("blocks_per_stage", 0),
                 )
+            if method == "byol":
+                # The EMA target must follow the online network within a
+                # short budget: over ~1,000 steps base momentum 0.9 gave
+                # 80.4% probe accuracy, the paper's 0.99 78.4% (random-init
+                # encoder 79.3%; README, vision benchmark).
+                kw.setdefault("base_momentum", 0.9)
             if method in ("byol", "moco"):
                 kw.setdefault(
                     "total_steps",
