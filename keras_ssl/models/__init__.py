@@ -7,8 +7,10 @@ from keras_ssl.models.deep_cluster import DeepCluster
 from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
 from keras_ssl.models.moco import MoCo
+from keras_ssl.models.replaced_token_detection import ReplacedTokenDetection
 from keras_ssl.models.rotation_prediction import RotationPrediction
 from keras_ssl.models.simclr import SimCLR
+from keras_ssl.models.simcse import SimCSE
 from keras_ssl.models.simsiam import SimSiam
 from keras_ssl.models.ssl_model import SSLModel
 from keras_ssl.models.triplet_model import TripletModel
@@ -23,9 +25,11 @@ __all__ = [
     "MaskedAutoencoder",
     "MaskedLanguageModel",
     "MoCo",
+    "ReplacedTokenDetection",
     "RotationPrediction",
     "SSLModel",
     "SimCLR",
+    "SimCSE",
     "SimSiam",
     "TripletModel",
     "TwoViewModel",
