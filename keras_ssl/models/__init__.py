@@ -3,6 +3,7 @@
 from keras_ssl.models.autoencoder import Autoencoder
 from keras_ssl.models.barlow_twins import BarlowTwins
 from keras_ssl.models.byol import BYOL
+from keras_ssl.models.causal_language_model import CausalLanguageModel
 from keras_ssl.models.deep_cluster import DeepCluster
 from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
@@ -21,6 +22,7 @@ __all__ = [
     "Autoencoder",
     "BYOL",
     "BarlowTwins",
+    "CausalLanguageModel",
     "DeepCluster",
     "MaskedAutoencoder",
     "MaskedLanguageModel",
