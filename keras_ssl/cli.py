@@ -25,14 +25,15 @@ def build_parser():
     p.add_argument(
         "--method",
         default="simclr",
-        help="simclr | moco | triplet | byol | simsiam | barlow_twins | vicreg | "
-        "autoencoder | rotation | mae | deepcluster | mlm",
+        help="image: simclr | moco | triplet | byol | simsiam | barlow_twins | "
+        "vicreg | autoencoder | rotation | mae | deepcluster; text: mlm | "
+        "mlm_nsp | causal_lm | rtd | simcse",
     )
     p.add_argument(
         "--dataset",
         default=None,
         help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
-        "(default: wordnet for mlm, fashion_mnist otherwise)",
+        "(default: wordnet for text methods, fashion_mnist otherwise)",
     )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None)

@@ -11,17 +11,20 @@ import tensorflow as tf
 from keras_ssl.callbacks import LearningRateLogger, TimeBudget
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.distribute import get_strategy, resolve_jit_compile
-from keras_ssl.encoders import conv_encoder, transformer_encoder
+from keras_ssl.encoders import conv_encoder, transformer_decoder, transformer_encoder
 from keras_ssl.models import (
     BYOL,
     Autoencoder,
     BarlowTwins,
+    CausalLanguageModel,
     DeepCluster,
     MaskedAutoencoder,
     MaskedLanguageModel,
     MoCo,
+    ReplacedTokenDetection,
     RotationPrediction,
     SimCLR,
+    SimCSE,
     SimSiam,
     TripletModel,
     VICReg,
@@ -48,7 +51,13 @@ IMAGE_METHODS = {
     "mae": MaskedAutoencoder,
     "deepcluster": DeepCluster,
 }
-METHODS = (*IMAGE_METHODS, "mlm")
+TEXT_METHODS = {
+    "mlm": MaskedLanguageModel,
+    "causal_lm": CausalLanguageModel,
+    "rtd": ReplacedTokenDetection,
+    "simcse": SimCSE,
+}
+METHODS = (*IMAGE_METHODS, *TEXT_METHODS)
 
 
 def check_method(method):
@@ -111,6 +120,43 @@ def tokenize(preprocessor, texts, batch_size=1024):
     return np.concatenate([batch.numpy() for batch in ds], axis=0)
 
 
+def _text_model(method, data, dataset, run_dir, kw, seed):
+    """Vocabulary, preprocessor, Transformer and pretext model for text."""
+    if data.x.dtype != object:
+        raise ValueError(
+            f"{method} needs text. Received: dataset={dataset!r} with "
+            f"x.dtype={data.x.dtype}"
+        )
+    length = kw.pop("sequence_length", 32)
+    vocab = train_word_piece_vocabulary(data.x, kw.pop("vocabulary_size", 4000))
+    write_lines(os.path.join(run_dir, "vocabulary.txt"), vocab)
+    preprocessor = TextPreprocessor(vocab, length)
+    hidden = kw.pop("hidden_dim", 64)
+    # A causal LM needs a decoder (causal self-attention); the others read
+    # the whole sentence.
+    build = transformer_decoder if method == "causal_lm" else transformer_encoder
+    encoder = build(
+        len(vocab),
+        length,
+        hidden_dim=hidden,
+        num_layers=kw.pop("num_layers", 2),
+        num_heads=kw.pop("num_heads", 2),
+        intermediate_dim=kw.pop("intermediate_dim", 2 * hidden),
+        dropout=kw.pop("dropout", 0.1),
+    )
+    if method != "causal_lm":
+        kw.setdefault("seed", seed)
+    model = TEXT_METHODS[method](encoder, preprocessor, **kw)
+    ids = tokenize(preprocessor, data.x)
+    truncated = int(np.sum(ids[:, -1] != preprocessor.pad_id))
+    if truncated:
+        logger.warning(
+            "%d of %d texts were truncated to %d tokens.", truncated, len(ids), length
+        )
+    extra = {"vocabulary_size": len(vocab), "truncated_texts": truncated}
+    return model, tf.data.Dataset.from_tensor_slices(ids), len(ids), extra
+
+
 def pretrain(
     method="simclr",
     dataset=None,
@@ -135,14 +181,15 @@ def pretrain(
     Args:
         method: an image method (`"simclr"`, `"moco"`, `"triplet"`,
             `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`,
-            `"autoencoder"`, `"rotation"`, `"mae"`) or `"mlm"` (text).
+            `"autoencoder"`, `"rotation"`, `"mae"`, `"deepcluster"`) or a
+            text method (`"mlm"`, `"causal_lm"`, `"rtd"`, `"simcse"`).
         dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
             `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
         output_dir: parent folder of the run directory.
         epochs: passes over the data.
-        batch_size: defaults to 256 (SimCLR) / 128 (MLM).
+        batch_size: defaults to 256 (images) / 128 (text).
         learning_rate: peak learning rate (warm-up then cosine decay);
-            defaults to 2e-3 (SimCLR) / 3e-3 (MLM).
+            defaults to 2e-3 (images) / 3e-3 (text).
         time_budget: optional wall-clock limit in seconds.
         steps_per_epoch: optional cap on steps per epoch.
         seed: random seed (weights, augmentation, masking, data order).
@@ -169,7 +216,7 @@ def pretrain(
         )
     kw = dict(model_kwargs or {})
     if dataset is None:
-        dataset = "wordnet" if method == "mlm" else "fashion_mnist"
+        dataset = "wordnet" if method in TEXT_METHODS else "fashion_mnist"
     split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
     data = _load_data(dataset, split)
     keras.utils.set_random_seed(seed)
@@ -217,38 +264,9 @@ def pretrain(
         else:
             batch_size = batch_size or 128
             learning_rate = learning_rate or 3e-3
-            if data.x.dtype != object:
-                raise ValueError(
-                    "MLM needs text. Received: dataset="
-                    f"{dataset!r} with x.dtype={data.x.dtype}"
-                )
-            length = kw.pop("sequence_length", 32)
-            vocab = train_word_piece_vocabulary(data.x, kw.pop("vocabulary_size", 4000))
-            write_lines(os.path.join(run_dir, "vocabulary.txt"), vocab)
-            preprocessor = TextPreprocessor(vocab, length)
-            ids = tokenize(preprocessor, data.x)
-            hidden = kw.pop("hidden_dim", 64)
-            encoder = transformer_encoder(
-                len(vocab),
-                length,
-                hidden_dim=hidden,
-                num_layers=kw.pop("num_layers", 2),
-                num_heads=kw.pop("num_heads", 2),
-                intermediate_dim=kw.pop("intermediate_dim", 2 * hidden),
-                dropout=kw.pop("dropout", 0.1),
+            model, train, num, extra = _text_model(
+                method, data, dataset, run_dir, kw, seed
             )
-            model = MaskedLanguageModel(encoder, preprocessor, seed=seed, **kw)
-            train = tf.data.Dataset.from_tensor_slices(ids)
-            num = len(ids)
-            truncated = int(np.sum(ids[:, -1] != preprocessor.pad_id))
-            extra = {"vocabulary_size": len(vocab), "truncated_texts": truncated}
-            if truncated:
-                logger.warning(
-                    "%d of %d texts were truncated to %d tokens.",
-                    truncated,
-                    num,
-                    length,
-                )
         if num < batch_size:
             raise ValueError(
                 f"Argument `batch_size` must not exceed the dataset size. "
