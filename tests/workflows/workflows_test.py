@@ -131,7 +131,8 @@ def test_mlm_pretrain_and_fine_tune(tmp_path):
         ({"method": "simclr", "epochs": 0}, "epochs"),
         ({"method": "simclr", "learning_rate": -1.0}, "learning_rate"),
         ({"method": "simclr", "dataset": "fashion_mnistt"}, "fashion_mnist"),
-        ({"method": "mlm", "dataset": "fashion_mnist"}, "MLM needs text"),
+        ({"method": "mlm", "dataset": "fashion_mnist"}, "mlm needs text"),
+        ({"method": "simcse", "dataset": "fashion_mnist"}, "simcse needs text"),
     ],
 )
 def test_pretrain_bad_arguments(tmp_path, kwargs, match):
@@ -205,6 +206,38 @@ def test_every_image_method_pretrains_and_reloads(tmp_path, images, method):
     out = model.predict(images[1].x[:3], verbose=0)
     np.testing.assert_allclose(
         out, result["model"].predict(images[1].x[:3], verbose=0), atol=1e-5
+    )
+
+
+TEXT_METRICS = {
+    "causal_lm": {"perplexity", "next_token_accuracy"},
+    "rtd": {"mlm_accuracy", "rtd_accuracy", "replaced_fraction"},
+    "simcse": {"contrastive_accuracy"},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(TEXT_METRICS))
+def test_every_text_method_pretrains_and_reloads(tmp_path, method):
+    texts = load("wordnet").subset(256, seed=0)
+    result = pretrain(
+        method,
+        texts,
+        output_dir=str(tmp_path),
+        epochs=1,
+        batch_size=32,
+        steps_per_epoch=2,
+        verbose=0,
+        model_kwargs=TINY_MLM,
+    )
+    assert result["steps"] == 2 and np.isfinite(result["loss"])
+    assert TEXT_METRICS[method] <= set(result)
+    model = load_ssl_model(result["model_path"])
+    sentences = np.array(["a small dog", "the act of running"], dtype=object)
+    np.testing.assert_allclose(
+        model.predict(sentences, verbose=0),
+        result["model"].predict(sentences, verbose=0),
+        atol=1e-5,
     )
 
 
