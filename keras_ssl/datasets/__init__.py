@@ -8,6 +8,11 @@ turns into a `tf.data.Dataset` with `to_tf_dataset`; `load_tfds` returns a
 from keras_ssl.datasets.fashion_mnist import load_fashion_mnist
 from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.datasets.registry import load
+from keras_ssl.datasets.sentence_pairs import (
+    SentencePairs,
+    make_sentence_pairs,
+    split_sentences,
+)
 from keras_ssl.datasets.user_data import (
     from_arrays,
     load_csv,
@@ -21,6 +26,7 @@ from keras_ssl.datasets.wordnet_synonyms import wordnet_synonyms
 __all__ = [
     "LEXNAMES",
     "LabeledData",
+    "SentencePairs",
     "from_arrays",
     "load",
     "load_csv",
@@ -29,5 +35,7 @@ __all__ = [
     "load_text_file",
     "load_tfds",
     "load_wordnet",
+    "make_sentence_pairs",
+    "split_sentences",
     "wordnet_synonyms",
 ]

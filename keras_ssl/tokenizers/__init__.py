@@ -1,9 +1,13 @@
-"""WordPiece vocabularies and in-graph text preprocessing."""
+"""WordPiece vocabularies, in-graph text preprocessing and text checks."""
 
 from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
+from keras_ssl.tokenizers.text_checks import (
+    check_texts,
+    count_truncated,
+    word_piece_lengths,
+)
 from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
 from keras_ssl.tokenizers.train_word_piece_vocabulary import (
-    check_texts,
     train_word_piece_vocabulary,
 )
 
@@ -11,5 +15,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "TextPreprocessor",
     "check_texts",
+    "count_truncated",
     "train_word_piece_vocabulary",
+    "word_piece_lengths",
 ]

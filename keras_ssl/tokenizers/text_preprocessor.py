@@ -1,5 +1,7 @@
 """Raw strings to padded token ids, inside the graph."""
 
+import numbers
+
 import keras
 import keras_hub
 import tensorflow as tf
@@ -28,7 +30,12 @@ class TextPreprocessor(keras.layers.Layer):
 
     A Keras layer, so it runs in `tf.data`, inside a model and inside an
     exported SavedModel (the serving graph then needs `tensorflow_text`).
-    Sequences longer than `sequence_length - 2` word pieces are truncated.
+    Sequences longer than `sequence_length - 2` word pieces are truncated
+    (`keras_ssl.tokenizers.count_truncated` counts how many texts are).
+
+    `pack_pair(first, second)` packs sentence pairs for next-sentence
+    prediction as `[CLS] first [SEP] second [SEP] [PAD]...`, truncating the
+    pair to `sequence_length - 3` word pieces round-robin (see `pack_pair`).
 
     Args:
         vocabulary: list of tokens, starting with the special tokens (see
@@ -58,11 +65,18 @@ class TextPreprocessor(keras.layers.Layer):
                 "Argument `vocabulary` must hold more than the special tokens. "
                 f"Received: {len(vocabulary)} tokens"
             )
-        if not isinstance(sequence_length, int) or sequence_length < 3:
+        if (
+            not isinstance(sequence_length, numbers.Integral)
+            or isinstance(sequence_length, bool)
+            or sequence_length < 3
+        ):
             raise ValueError(
-                "Argument `sequence_length` must be an int >= 3 ([CLS], one "
-                f"token, [SEP]). Received: sequence_length={sequence_length!r}"
+                "Argument `sequence_length` must be an int >= 3: room for "
+                "[CLS], at least one word piece and [SEP] (sentence pairs "
+                "need >= 5 to keep a word piece of each sentence). "
+                f"Received: sequence_length={sequence_length!r}"
             )
+        sequence_length = int(sequence_length)
         self.vocabulary = vocabulary
         self.sequence_length = sequence_length
         self.lowercase = lowercase
@@ -71,6 +85,9 @@ class TextPreprocessor(keras.layers.Layer):
             lowercase=lowercase,
             strip_accents=lowercase,
             dtype="int32",
+            # A valid root name scope: `pack_pair` calls it outside `call`,
+            # and the default name (from the class) starts with "_".
+            name="word_piece_tokenizer",
         )
         ids = {t: i for i, t in enumerate(vocabulary)}
         self.pad_id, self.cls_id = ids[PAD], ids[CLS]
@@ -83,22 +100,94 @@ class TextPreprocessor(keras.layers.Layer):
             pad_value=self.pad_id,
             return_padding_mask=False,
         )
+        # Sentence pairs (next-sentence prediction). Stateless: no weights,
+        # nothing in the config, so models saved before it still load.
+        self.pair_packer = keras_hub.layers.MultiSegmentPacker(
+            sequence_length=sequence_length,
+            start_value=self.cls_id,
+            end_value=self.sep_id,
+            pad_value=self.pad_id,
+            truncate="round_robin",
+        )
         self.built = True
 
     @property
     def vocabulary_size(self):
         return len(self.vocabulary)
 
-    def call(self, texts):
+    @staticmethod
+    def _as_strings(texts, argument=None):
         texts = tf.convert_to_tensor(texts)
         if texts.dtype != tf.string:
+            name = f" for `{argument}`" if argument else ""
             raise ValueError(
-                "TextPreprocessor expects strings. Received: dtype="
+                f"TextPreprocessor expects strings{name}. Received: dtype="
                 f"{texts.dtype.name}. Expected: tf.string (raw text)"
             )
         if texts.shape.rank == 2 and texts.shape[-1] == 1:
             texts = tf.squeeze(texts, -1)
-        return self.packer(self.tokenizer(texts))
+        if texts.shape.rank is not None and texts.shape.rank > 1:
+            name = f"`{argument}`" if argument else "the texts"
+            raise ValueError(
+                f"TextPreprocessor expects {name} as a string, a batch of "
+                "strings `(batch,)` or a column `(batch, 1)`. Received: "
+                f"shape={tuple(texts.shape)}"
+            )
+        return texts
+
+    def call(self, texts):
+        return self.packer(self.tokenizer(self._as_strings(texts)))
+
+    def pack_pair(self, first, second, return_segment_ids=False):
+        """Packs sentence pairs: `[CLS] first [SEP] second [SEP] [PAD]...`.
+
+        The input of next-sentence prediction (`MaskedLanguageModel(...,
+        next_sentence_prediction=True)`). Pairs longer than
+        `sequence_length - 3` word pieces are truncated round-robin
+        (keras-hub `MultiSegmentPacker(truncate="round_robin")`): the budget
+        is handed out one word piece at a time to each sentence in turn, so
+        a short sentence is kept whole and two long ones keep about half the
+        budget each, as BERT's pair truncation does (it trims the longer
+        sentence first). Works in `tf.data` and in the graph.
+
+        `transformer_encoder` has no segment embedding: the model tells the
+        sentences apart by the `[SEP]` between them (and the positions).
+        The segment ids (0 for `[CLS]`, the first sentence and its `[SEP]`;
+        1 for the second sentence and the final `[SEP]`; 0 for padding) are
+        returned on request, for encoders that do embed segments.
+
+        Args:
+            first: string tensor, `(batch,)`, `(batch, 1)` or a scalar.
+            second: string tensor of the same shape.
+            return_segment_ids: also return the segment ids.
+
+        Returns:
+            int32 token ids `(batch, sequence_length)` (or `(sequence_length,)`
+            for scalars), or `(token_ids, segment_ids)`.
+
+        Example:
+
+        >>> pre = TextPreprocessor(vocab, sequence_length=12)
+        >>> ids = pre.pack_pair(tf.constant(["a cat"]), tf.constant(["it sat"]))
+        """
+        first = self._as_strings(first, "first")
+        second = self._as_strings(second, "second")
+        if first.shape.rank != second.shape.rank or not first.shape.is_compatible_with(
+            second.shape
+        ):
+            raise ValueError(
+                "Arguments `first` and `second` must have the same shape (one "
+                f"second sentence per first sentence). Received: "
+                f"first.shape={tuple(first.shape)}, "
+                f"second.shape={tuple(second.shape)}"
+            )
+        token_ids, segment_ids = self.pair_packer(
+            (self.tokenizer(first), self.tokenizer(second))
+        )
+        token_ids = tf.cast(token_ids, "int32")
+        if return_segment_ids:
+            return token_ids, tf.cast(segment_ids, "int32")
+        return token_ids
 
     def detokenize(self, token_ids):
         """Maps ids back to a string per row, dropping padding."""

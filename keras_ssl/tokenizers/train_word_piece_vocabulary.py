@@ -5,41 +5,10 @@ import re
 import unicodedata
 
 import keras_hub
-import numpy as np
 import tensorflow as tf
 
 from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
-
-
-def check_texts(texts, name="texts"):
-    """Returns `texts` as a 1-D object array of `str`, or raises ValueError."""
-    if isinstance(texts, str):
-        raise ValueError(
-            f"Argument `{name}` must be a sequence of strings, not one string. "
-            f"Received: {name}={texts[:40]!r}"
-        )
-    array = np.asarray(list(texts), dtype=object)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(
-            f"Argument `{name}` must be a non-empty 1-D sequence of strings. "
-            f"Received: {name} with shape {array.shape}"
-        )
-    for i, text in enumerate(array):
-        if isinstance(text, bytes):
-            try:
-                array[i] = text.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(
-                    f"Argument `{name}` must hold UTF-8 text. Received: "
-                    f"{name}[{i}]={text[:40]!r} (not valid UTF-8)"
-                ) from e
-        elif not isinstance(text, str):
-            raise ValueError(
-                f"Argument `{name}` must hold strings. Received: "
-                f"{name}[{i}]={text!r} of type {type(text).__name__}"
-            )
-    return array
-
+from keras_ssl.tokenizers.text_checks import check_texts
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
 
@@ -112,7 +81,7 @@ def train_word_piece_vocabulary(
     >>> vocab[:5]
     ['[PAD]', '[CLS]', '[SEP]', '[UNK]', '[MASK]']
     """
-    texts = check_texts(texts)
+    texts = check_texts(texts, "texts", empty="keep")
     if not isinstance(vocabulary_size, int) or vocabulary_size <= len(SPECIAL_TOKENS):
         raise ValueError(
             "Argument `vocabulary_size` must be an int larger than the "

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.callbacks import LearningRateLogger, TimeBudget
-from keras_ssl.datasets import LabeledData, load
+from keras_ssl.datasets import LabeledData, load, make_sentence_pairs
 from keras_ssl.distribute import get_strategy, resolve_jit_compile
 from keras_ssl.encoders import conv_encoder, transformer_decoder, transformer_encoder
 from keras_ssl.models import (
@@ -29,7 +29,12 @@ from keras_ssl.models import (
     TripletModel,
     VICReg,
 )
-from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
+from keras_ssl.tokenizers import (
+    TextPreprocessor,
+    check_texts,
+    count_truncated,
+    train_word_piece_vocabulary,
+)
 from keras_ssl.workflows.run_directory import (
     make_run_directory,
     write_json,
@@ -53,6 +58,7 @@ IMAGE_METHODS = {
 }
 TEXT_METHODS = {
     "mlm": MaskedLanguageModel,
+    "mlm_nsp": MaskedLanguageModel,  # with next-sentence prediction
     "causal_lm": CausalLanguageModel,
     "rtd": ReplacedTokenDetection,
     "simcse": SimCSE,
@@ -109,14 +115,21 @@ def _total_steps(num, batch_size, epochs, steps_per_epoch):
     return steps * epochs
 
 
-def tokenize(preprocessor, texts, batch_size=1024):
-    """Token ids for `texts`, computed once with a parallel `tf.data` map."""
+def tokenize(preprocessor, texts, second_texts=None, batch_size=1024):
+    """Token ids, computed once with a parallel `tf.data` map.
+
+    With `second_texts`, packs sentence pairs (`TextPreprocessor.pack_pair`).
+    """
     texts = np.asarray(texts, dtype=object).astype(str)
-    ds = (
-        tf.data.Dataset.from_tensor_slices(texts)
-        .batch(batch_size)
-        .map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
-    )
+    if second_texts is None:
+        ds = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size)
+        ds = ds.map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        second_texts = np.asarray(second_texts, dtype=object).astype(str)
+        ds = tf.data.Dataset.from_tensor_slices((texts, second_texts))
+        ds = ds.batch(batch_size).map(
+            preprocessor.pack_pair, num_parallel_calls=tf.data.AUTOTUNE
+        )
     return np.concatenate([batch.numpy() for batch in ds], axis=0)
 
 
@@ -127,8 +140,11 @@ def _text_model(method, data, dataset, run_dir, kw, seed):
             f"{method} needs text. Received: dataset={dataset!r} with "
             f"x.dtype={data.x.dtype}"
         )
+    texts, dropped = check_texts(data.x, "texts", empty="drop")
+    if dropped:
+        logger.warning("Dropped %d empty texts of %d.", dropped, len(data.x))
     length = kw.pop("sequence_length", 32)
-    vocab = train_word_piece_vocabulary(data.x, kw.pop("vocabulary_size", 4000))
+    vocab = train_word_piece_vocabulary(texts, kw.pop("vocabulary_size", 4000))
     write_lines(os.path.join(run_dir, "vocabulary.txt"), vocab)
     preprocessor = TextPreprocessor(vocab, length)
     hidden = kw.pop("hidden_dim", 64)
@@ -146,15 +162,30 @@ def _text_model(method, data, dataset, run_dir, kw, seed):
     )
     if method != "causal_lm":
         kw.setdefault("seed", seed)
-    model = TEXT_METHODS[method](encoder, preprocessor, **kw)
-    ids = tokenize(preprocessor, data.x)
-    truncated = int(np.sum(ids[:, -1] != preprocessor.pad_id))
+    extra = {"vocabulary_size": len(vocab)}
+    if method == "mlm_nsp":
+        # BERT: MLM on sentence pairs, half of them true next sentences.
+        pairs = make_sentence_pairs(texts, seed=seed)
+        model = MaskedLanguageModel(
+            encoder, preprocessor, next_sentence_prediction=True, **kw
+        )
+        ids = tokenize(preprocessor, pairs.first, pairs.second)
+        truncated = count_truncated(preprocessor, pairs.first, pairs.second)
+        train = {"token_ids": ids, "next_sentence_label": pairs.is_next}
+        extra.update(sentence_pairs=len(ids), documents_without_pairs=pairs.num_skipped)
+        what = "sentence pairs"
+    else:
+        model = TEXT_METHODS[method](encoder, preprocessor, **kw)
+        ids = train = tokenize(preprocessor, texts)
+        truncated = count_truncated(preprocessor, texts)
+        what = "texts"
     if truncated:
         logger.warning(
-            "%d of %d texts were truncated to %d tokens.", truncated, len(ids), length
+            "%d of %d %s were truncated to %d tokens.",
+            *(truncated, len(ids), what, length),
         )
-    extra = {"vocabulary_size": len(vocab), "truncated_texts": truncated}
-    return model, tf.data.Dataset.from_tensor_slices(ids), len(ids), extra
+    extra["truncated_texts"] = truncated
+    return model, tf.data.Dataset.from_tensor_slices(train), len(ids), extra
 
 
 def pretrain(
@@ -182,7 +213,9 @@ def pretrain(
         method: an image method (`"simclr"`, `"moco"`, `"triplet"`,
             `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`,
             `"autoencoder"`, `"rotation"`, `"mae"`, `"deepcluster"`) or a
-            text method (`"mlm"`, `"causal_lm"`, `"rtd"`, `"simcse"`).
+            text method (`"mlm"`, `"mlm_nsp"` (MLM + next-sentence
+            prediction on sentence pairs of each text), `"causal_lm"`,
+            `"rtd"`, `"simcse"`).
         dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
             `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
         output_dir: parent folder of the run directory.

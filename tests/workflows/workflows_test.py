@@ -211,6 +211,7 @@ def test_every_image_method_pretrains_and_reloads(tmp_path, images, method):
 
 TEXT_METRICS = {
     "causal_lm": {"perplexity", "next_token_accuracy"},
+    "mlm_nsp": {"mlm_accuracy", "nsp_accuracy"},
     "rtd": {"mlm_accuracy", "rtd_accuracy", "replaced_fraction"},
     "simcse": {"contrastive_accuracy"},
 }
