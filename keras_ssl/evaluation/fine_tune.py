@@ -50,6 +50,30 @@ def build_classifier(
     return keras.Model(inputs, logits, name="classifier")
 
 
+_NORMS = (keras.layers.LayerNormalization, keras.layers.BatchNormalization)
+
+
+def freeze_below_top(encoder, k):
+    """Freezes all but the top `k` weighted, non-normalisation layers.
+
+    Normalisation layers above the lowest trainable layer stay trainable.
+    Returns the names of the trainable layers.
+    """
+    weighted = [layer for layer in encoder.layers if layer.weights]
+    blocks = [layer for layer in weighted if not isinstance(layer, _NORMS)]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= len(blocks):
+        raise ValueError(
+            f"Argument `trainable_layers` must be None or an int in [0, "
+            f"{len(blocks)}] (the encoder's layers with weights, norms not "
+            f"counted: {[layer.name for layer in blocks]}). "
+            f"Received: trainable_layers={k!r}"
+        )
+    lowest = weighted.index(blocks[-k]) if k else len(weighted)
+    for i, layer in enumerate(weighted):
+        layer.trainable = i >= lowest
+    return [layer.name for layer in weighted[lowest:]]
+
+
 def fine_tune(
     encoder,
     x_train,
@@ -63,6 +87,7 @@ def fine_tune(
     warmup_fraction=0.1,
     dropout=0.1,
     freeze_encoder=False,
+    trainable_layers=None,
     head_norm=True,
     probe_epochs=0,
     callbacks=None,
@@ -87,6 +112,11 @@ def fine_tune(
         warmup_fraction: fraction of steps used for linear warm-up.
         dropout: dropout before the head.
         freeze_encoder: train the head only (a linear probe trained by SGD).
+        trainable_layers: `None` fine-tunes the whole encoder; an int `k`
+            fine-tunes only its top `k` layers (counted over the layers with
+            weights, normalisation layers not counted: for a Transformer the
+            top `k` blocks and the norms above them; `k=0` is the head only,
+            like `freeze_encoder=True`).
         head_norm: batch-normalize the features before the head.
         probe_epochs: first train only the head for this many epochs on the
             frozen encoder, then fine-tune everything ("LP-FT", Kumar et al.
@@ -130,6 +160,8 @@ def fine_tune(
         )
         model.fit(train, epochs=probe_epochs, verbose=verbose, shuffle=False)
     copy.trainable = not freeze_encoder
+    if trainable_layers is not None and not freeze_encoder:
+        freeze_below_top(copy, trainable_layers)
     steps = max(1, epochs * (len(x_train) // batch_size))
     warmup = int(steps * warmup_fraction)
     schedule = keras.optimizers.schedules.CosineDecay(
