@@ -16,7 +16,7 @@ def _resolve(model_or_encoder, preprocessor):
             preprocessor = getattr(model_or_encoder, "preprocessor", None)
     if not isinstance(encoder, keras.Model):
         raise ValueError(
-            "Argument `model_or_encoder` must be a MaskedLanguageModel (with "
+            "Argument `model_or_encoder` must be a text SSL model (with "
             "`.encoder` and `.preprocessor`) or a keras.Model text encoder. "
             f"Received: model_or_encoder={model_or_encoder!r} of type "
             f"{type(model_or_encoder).__name__}"
@@ -75,8 +75,9 @@ def export_text_encoder(model_or_encoder, preprocessor=None, export_dir=None):
     in `versioned_export`.
 
     Args:
-        model_or_encoder: a `MaskedLanguageModel` (its `.encoder` and
-            `.preprocessor` are exported), or a `keras.Model` from
+        model_or_encoder: a text SSL model (`MaskedLanguageModel`,
+            `CausalLanguageModel`, `ReplacedTokenDetection`, `SimCSE`: its
+            `.encoder` and `.preprocessor` are exported), or a `keras.Model` from
             `(batch, sequence_length)` token ids to a dict with
             `pooled_output` (see `transformer_encoder`).
         preprocessor: the `TextPreprocessor` used in training. Required with

@@ -1,7 +1,7 @@
 """Export workflow: an SSL model → `saved_models/<name>/<version>/`."""
 
 from keras_ssl.export import export_image_encoder, export_text_encoder, versioned_export
-from keras_ssl.models import MaskedLanguageModel
+from keras_ssl.tokenizers import TextPreprocessor
 from keras_ssl.workflows.evaluate import load_ssl_model
 
 
@@ -23,7 +23,7 @@ def export(model, name, base_dir="saved_models", version="auto"):
         The path of the new version folder.
     """
     model = load_ssl_model(model)
-    if isinstance(model, MaskedLanguageModel):
+    if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
         return versioned_export(
             export_text_encoder,
             base_dir,

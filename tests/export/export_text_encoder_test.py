@@ -191,3 +191,41 @@ def test_bad_arguments(mlm, preprocessor, tmp_path):
     with pytest.raises(ValueError, match="pooled_output.*Received"):
         export_text_encoder(image_encoder, preprocessor, out)
     assert not out.exists()
+
+
+def test_causal_lm_exports_through_the_workflow_and_reloads(
+    preprocessor, tmp_path, fresh_python, non_core_ops_snippet
+):
+    """Every text SSL model exports; here the decoder of a causal LM."""
+    from keras_ssl.encoders import transformer_decoder
+    from keras_ssl.models import CausalLanguageModel
+    from keras_ssl.workflows import export
+
+    keras.utils.set_random_seed(1)
+    decoder = transformer_decoder(
+        preprocessor.vocabulary_size,
+        SEQUENCE_LENGTH,
+        hidden_dim=8,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=8,
+    )
+    model = CausalLanguageModel(decoder, preprocessor)
+    export_dir = export(model, "clm", base_dir=str(tmp_path / "models"))
+    assert export_dir == str(tmp_path / "models" / "clm" / "1")
+    token_ids = {}
+    for batch, texts in TEXTS.items():
+        token_ids[batch] = np.asarray(preprocessor(tf.constant(texts)), "int32")
+        np.save(tmp_path / f"token_ids_{batch}.npy", token_ids[batch])
+    fresh_python(
+        RELOAD_SCRIPT.format(
+            export_dir=export_dir, texts=TEXTS, non_core_ops=non_core_ops_snippet
+        ),
+        cwd=tmp_path,
+    )
+    for batch, texts in TEXTS.items():
+        expected = np.asarray(model(tf.constant(texts), training=False))
+        served = np.load(tmp_path / f"serving_default_{batch}.npy")
+        np.testing.assert_allclose(served, expected, atol=1e-5)
+        served_ids = np.load(tmp_path / f"embed_token_ids_{batch}.npy")
+        np.testing.assert_allclose(served_ids, expected, atol=1e-5)
