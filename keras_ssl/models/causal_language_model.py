@@ -1,6 +1,5 @@
 """GPT-style causal (next-token) language modelling, with generation."""
 
-import copy
 import numbers
 
 import keras
@@ -10,17 +9,13 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ssl.metrics.perplexity import Perplexity
-from keras_ssl.models.ssl_model import SSLModel
-from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
+from keras_ssl.models.text_inputs import (
+    TextSSLModel,
+    embedding_matrix_getter,
+    tied_token_embedding,
+)
 
 SAMPLERS = ("greedy", "top_k", "top_p")
-
-
-def _find_token_embedding(decoder):
-    for layer in decoder._flatten_layers(include_self=False):
-        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
-            return layer.token_embedding
-    return None
 
 
 def _is_int(value):
@@ -71,7 +66,7 @@ class _NextTokenHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class CausalLanguageModel(SSLModel):
+class CausalLanguageModel(TextSSLModel):
     """GPT-style causal language modelling on a decoder-only Transformer.
 
     Every position `t` predicts token `t + 1` from tokens `0..t` (the decoder
@@ -120,31 +115,20 @@ class CausalLanguageModel(SSLModel):
         top-p sampling: [Holtzman et al., 2019](https://arxiv.org/abs/1904.09751)
     """
 
+    _config_objects = ("decoder", "preprocessor")
+
     def __init__(self, decoder, preprocessor, tie_embeddings=True, **kwargs):
-        super().__init__(decoder, **kwargs)
-        if not isinstance(preprocessor, TextPreprocessor):
-            raise ValueError(
-                "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
-                f"Received: preprocessor of type {type(preprocessor).__name__}"
-            )
+        super().__init__(
+            decoder,
+            preprocessor,
+            encoder_name="decoder",
+            encoder_builder="transformer_decoder",
+            **kwargs,
+        )
         if not isinstance(tie_embeddings, bool):
             raise ValueError(
                 "Argument `tie_embeddings` must be a bool. "
                 f"Received: tie_embeddings={tie_embeddings!r}"
-            )
-        try:
-            outputs = decoder.output
-        except (AttributeError, ValueError):
-            outputs = None
-        if not isinstance(outputs, dict) or not {
-            "sequence_output",
-            "pooled_output",
-        } <= set(outputs):
-            raise ValueError(
-                "The decoder must return a dict with `sequence_output` "
-                "(batch, length, dim) and `pooled_output` (batch, dim). "
-                f"Received: decoder outputs={outputs!r}. Build it with "
-                "keras_ssl.encoders.transformer_decoder or as a functional model."
             )
         length = decoder.input.shape[-1] if hasattr(decoder, "input") else None
         if length is not None and length != preprocessor.sequence_length:
@@ -153,31 +137,16 @@ class CausalLanguageModel(SSLModel):
                 f"`sequence_length`. Received: decoder input length={length}, "
                 f"sequence_length={preprocessor.sequence_length}"
             )
-        self.preprocessor = preprocessor
         self.tie_embeddings = tie_embeddings
-        embedding = _find_token_embedding(decoder) if tie_embeddings else None
-        if tie_embeddings and embedding is None:
-            raise ValueError(
-                "`tie_embeddings=True` needs a decoder with a keras_hub "
-                "TokenAndPositionEmbedding layer. Pass tie_embeddings=False."
-            )
-        if (
-            embedding is not None
-            and embedding.input_dim != preprocessor.vocabulary_size
-        ):
-            raise ValueError(
-                "The decoder's token embedding must cover the preprocessor's "
-                f"vocabulary. Received: embedding size={embedding.input_dim}, "
-                f"vocabulary_size={preprocessor.vocabulary_size}"
-            )
-        # A plain function, not an attribute holding the layer, so the
-        # embedding is tracked (and saved) once, inside the decoder.
-        self._embedding_matrix = (
-            (lambda: embedding.embeddings) if embedding is not None else lambda: None
+        embedding = (
+            tied_token_embedding(decoder, preprocessor.vocabulary_size, name="decoder")
+            if tie_embeddings
+            else None
         )
+        self._embedding_matrix = embedding_matrix_getter(embedding)
         self.lm_head = _NextTokenHead(
             preprocessor.vocabulary_size,
-            outputs["sequence_output"].shape[-1],
+            decoder.output["sequence_output"].shape[-1],
             tied=embedding is not None,
             name="lm_head",
         )
@@ -192,32 +161,6 @@ class CausalLanguageModel(SSLModel):
         return self.encoder
 
     # Inputs and forward passes --------------------------------------------
-
-    def token_ids(self, inputs):
-        """Tokenizes raw strings; passes token ids through as int32."""
-        if isinstance(inputs, dict):
-            inputs = inputs["token_ids"]
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        if isinstance(inputs, list | tuple | np.ndarray):
-            array = np.asarray(inputs)
-            if array.dtype.kind in "OUS":
-                inputs = tf.constant(array.tolist(), dtype=tf.string)
-            else:
-                inputs = array
-        dtype = getattr(inputs, "dtype", None)
-        if dtype == tf.string or str(dtype) == "string":
-            return self.preprocessor(inputs)
-        if len(inputs.shape) != 2:
-            raise ValueError(
-                "Expected raw strings or token ids of shape (batch, "
-                f"sequence_length). Received: shape={tuple(inputs.shape)}"
-            )
-        return ops.cast(inputs, "int32")
-
-    def call(self, inputs, training=False):
-        ids = self.token_ids(inputs)
-        return self.decoder(ids, training=training)["pooled_output"]
 
     def logits(self, inputs, training=False):
         """Next-token logits at every position.
@@ -441,18 +384,5 @@ class CausalLanguageModel(SSLModel):
 
     def get_config(self):
         config = super().get_config()
-        config["decoder"] = config.pop("encoder")
-        config.update(
-            preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
-            tie_embeddings=self.tie_embeddings,
-        )
+        config["tie_embeddings"] = self.tie_embeddings
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = copy.deepcopy(config)
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        config["preprocessor"] = keras.saving.deserialize_keras_object(
-            config["preprocessor"]
-        )
-        return cls(**config)

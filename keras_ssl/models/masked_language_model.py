@@ -1,35 +1,23 @@
 """BERT-style masked language modelling."""
 
-import copy
-
 import keras
-import keras_hub
-import tensorflow as tf
 from keras import ops
 
 from keras_ssl.augmentation.token_masker import TokenMasker
 from keras_ssl.layers.mlm_head import MLMHead
-from keras_ssl.models.ssl_model import SSLModel, global_mean
-from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
+from keras_ssl.models.ssl_model import global_mean
+from keras_ssl.models.text_inputs import (
+    TextSSLModel,
+    embedding_matrix_getter,
+    is_string,
+    tied_token_embedding,
+)
 
 NEXT_SENTENCE_LABEL = "next_sentence_label"
 
 
-def _is_string(x):
-    return getattr(x, "dtype", None) in (tf.string, object) or (
-        hasattr(x, "dtype") and str(x.dtype) == "string"
-    )
-
-
-def _find_token_embedding(encoder):
-    for layer in encoder._flatten_layers(include_self=False):
-        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
-            return layer.token_embedding
-    return None
-
-
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class MaskedLanguageModel(SSLModel):
+class MaskedLanguageModel(TextSSLModel):
     """Masked language modelling on a Transformer encoder.
 
     Every step masks a fresh random 15% of the non-special tokens
@@ -101,27 +89,7 @@ class MaskedLanguageModel(SSLModel):
         next_sentence_prediction=False,
         **kwargs,
     ):
-        super().__init__(encoder, **kwargs)
-        if not isinstance(preprocessor, TextPreprocessor):
-            raise ValueError(
-                "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
-                f"Received: preprocessor of type {type(preprocessor).__name__}"
-            )
-        try:
-            outputs = encoder.output
-        except (AttributeError, ValueError):
-            outputs = None
-        if not isinstance(outputs, dict) or not {
-            "sequence_output",
-            "pooled_output",
-        } <= set(outputs):
-            raise ValueError(
-                "The encoder must return a dict with `sequence_output` "
-                "(batch, length, dim) and `pooled_output` (batch, dim). "
-                f"Received: encoder outputs={outputs!r}. Build it with "
-                "keras_ssl.encoders.transformer_encoder or as a functional model."
-            )
-        self.preprocessor = preprocessor
+        super().__init__(encoder, preprocessor, **kwargs)
         self.mask_rate = mask_rate
         self.seed = seed
         length = preprocessor.sequence_length
@@ -134,18 +102,13 @@ class MaskedLanguageModel(SSLModel):
             seed=seed,
         )
         self.tie_embeddings = tie_embeddings
-        embedding = _find_token_embedding(encoder) if tie_embeddings else None
-        if tie_embeddings and embedding is None:
-            raise ValueError(
-                "`tie_embeddings=True` needs an encoder with a keras_hub "
-                "TokenAndPositionEmbedding layer. Pass tie_embeddings=False."
-            )
-        # A plain function, not an attribute holding the layer, so the
-        # embedding is tracked (and saved) once, inside the encoder.
-        self._embedding_matrix = (
-            (lambda: embedding.embeddings) if embedding is not None else lambda: None
+        embedding = (
+            tied_token_embedding(encoder, preprocessor.vocabulary_size)
+            if tie_embeddings
+            else None
         )
-        hidden_dim = outputs["sequence_output"].shape[-1]
+        self._embedding_matrix = embedding_matrix_getter(embedding)
+        hidden_dim = encoder.output["sequence_output"].shape[-1]
         self.mlm_head = MLMHead(
             preprocessor.vocabulary_size,
             hidden_dim,
@@ -175,39 +138,21 @@ class MaskedLanguageModel(SSLModel):
     def token_ids(self, inputs):
         """Tokenizes raw strings; passes token ids through as int32.
 
-        Accepts ids or strings, or a dict with `token_ids` (ids or strings)
-        or with `first` and `second` (sentence pairs, packed with
-        `TextPreprocessor.pack_pair`).
+        Accepts ids or strings, or a dict with `token_ids` (ids or strings;
+        ids only with next-sentence prediction) or with `first` and `second`
+        (sentence pairs, packed with `TextPreprocessor.pack_pair`).
         """
-        if isinstance(inputs, dict):
-            if "token_ids" in inputs:
-                inputs = inputs["token_ids"]
-                if self.next_sentence_prediction and _is_string(inputs):
-                    raise ValueError(
-                        "With next_sentence_prediction=True, `token_ids` must "
-                        "be packed sentence pairs (ids). Pass raw sentence "
-                        "pairs as `first` and `second` strings instead."
-                    )
-            elif "first" in inputs and "second" in inputs:
-                return self.preprocessor.pack_pair(inputs["first"], inputs["second"])
-            else:
-                raise ValueError(
-                    "Expected a dict with `token_ids` (token ids or strings) "
-                    "or with `first` and `second` (sentence pairs). "
-                    f"Received keys: {sorted(inputs)}"
-                )
-        if _is_string(inputs):
-            return self.preprocessor(inputs)
-        if len(inputs.shape) != 2:
+        if (
+            self.next_sentence_prediction
+            and isinstance(inputs, dict)
+            and is_string(inputs.get("token_ids"))
+        ):
             raise ValueError(
-                "Expected raw strings or token ids of shape (batch, "
-                f"sequence_length). Received: shape={tuple(inputs.shape)}"
+                "With next_sentence_prediction=True, `token_ids` must "
+                "be packed sentence pairs (ids). Pass raw sentence "
+                "pairs as `first` and `second` strings instead."
             )
-        return ops.cast(inputs, "int32")
-
-    def call(self, inputs, training=False):
-        ids = self.token_ids(inputs)
-        return self.encoder(ids, training=training)["pooled_output"]
+        return super().token_ids(inputs)
 
     def unpack_inputs(self, data):
         if not self.next_sentence_prediction:
@@ -241,7 +186,7 @@ class MaskedLanguageModel(SSLModel):
                 f"Expected `{NEXT_SENTENCE_LABEL}` of shape (batch,). "
                 f"Received: shape={tuple(labels.shape)}"
             )
-        if _is_string(labels):
+        if is_string(labels):
             raise ValueError(
                 f"Expected `{NEXT_SENTENCE_LABEL}` to hold 0/1 ints. Received: strings"
             )
@@ -318,7 +263,6 @@ class MaskedLanguageModel(SSLModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
             mask_rate=self.mask_rate,
             tie_embeddings=self.tie_embeddings,
             seed=self.seed,
@@ -327,11 +271,3 @@ class MaskedLanguageModel(SSLModel):
             # Only when on: configs of plain MLM models stay as they were.
             config["next_sentence_prediction"] = True
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = copy.deepcopy(config)
-        config["preprocessor"] = keras.saving.deserialize_keras_object(
-            config["preprocessor"]
-        )
-        return super().from_config(config)

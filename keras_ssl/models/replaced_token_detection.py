@@ -1,73 +1,19 @@
 """ELECTRA-style replaced token detection."""
 
-import copy
-
 import keras
 import keras_hub
-import tensorflow as tf
 from keras import ops
 
 from keras_ssl.augmentation.token_masker import TokenMasker
 from keras_ssl.encoders.transformer_encoder import transformer_encoder
 from keras_ssl.layers.mlm_head import MLMHead
-from keras_ssl.models.masked_language_model import _find_token_embedding
-from keras_ssl.models.ssl_model import SSLModel, global_mean
-from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
-
-# Text-model helpers shared with `SimCSE` (MaskedLanguageModel has the same
-# checks inline).
-
-
-def check_text_preprocessor(preprocessor):
-    """Raises ValueError unless `preprocessor` is a `TextPreprocessor`."""
-    if not isinstance(preprocessor, TextPreprocessor):
-        raise ValueError(
-            "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
-            f"Received: preprocessor of type {type(preprocessor).__name__}"
-        )
-
-
-def check_text_encoder(encoder, name="encoder"):
-    """Returns the symbolic output dict of a functional text encoder.
-
-    Raises ValueError unless `encoder` is a functional `keras.Model` whose
-    output is a dict with `sequence_output` and `pooled_output`.
-    """
-    if not isinstance(encoder, keras.Model):
-        raise ValueError(
-            f"Argument `{name}` must be a keras.Model. "
-            f"Received: {name}={encoder!r} of type {type(encoder).__name__}"
-        )
-    try:
-        outputs = encoder.output
-    except (AttributeError, ValueError):
-        outputs = None
-    if not isinstance(outputs, dict) or not {
-        "sequence_output",
-        "pooled_output",
-    } <= set(outputs):
-        raise ValueError(
-            f"The {name} must return a dict with `sequence_output` "
-            "(batch, length, dim) and `pooled_output` (batch, dim). "
-            f"Received: {name} outputs={outputs!r}. Build it with "
-            "keras_ssl.encoders.transformer_encoder or as a functional model."
-        )
-    return outputs
-
-
-def text_token_ids(preprocessor, inputs):
-    """Tokenizes raw strings with `preprocessor`; passes ids through as int32."""
-    if isinstance(inputs, dict):
-        inputs = inputs["token_ids"]
-    dtype = getattr(inputs, "dtype", None)
-    if dtype in (tf.string, object) or str(dtype) == "string":
-        return preprocessor(inputs)
-    if len(inputs.shape) != 2:
-        raise ValueError(
-            "Expected raw strings or token ids of shape (batch, "
-            f"sequence_length). Received: shape={tuple(inputs.shape)}"
-        )
-    return ops.cast(inputs, "int32")
+from keras_ssl.models.ssl_model import global_mean
+from keras_ssl.models.text_inputs import (
+    TextSSLModel,
+    check_text_encoder,
+    embedding_matrix_getter,
+    tied_token_embedding,
+)
 
 
 def _check_weight(name, value, allow_zero):
@@ -116,7 +62,7 @@ def default_generator(encoder, preprocessor):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class ReplacedTokenDetection(SSLModel):
+class ReplacedTokenDetection(TextSSLModel):
     """ELECTRA: a generator fills in masked tokens, the encoder spots them.
 
     Each step selects a fresh random `mask_rate` of the non-special tokens
@@ -174,6 +120,8 @@ class ReplacedTokenDetection(SSLModel):
         [Clark et al., 2020](https://arxiv.org/abs/2003.10555)
     """
 
+    _config_objects = ("encoder", "preprocessor", "generator")
+
     def __init__(
         self,
         encoder,
@@ -185,9 +133,7 @@ class ReplacedTokenDetection(SSLModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(encoder, **kwargs)
-        check_text_preprocessor(preprocessor)
-        outputs = check_text_encoder(encoder)
+        super().__init__(encoder, preprocessor, **kwargs)
         self.generator_weight = _check_weight(
             "generator_weight", generator_weight, allow_zero=True
         )
@@ -201,7 +147,6 @@ class ReplacedTokenDetection(SSLModel):
             raise ValueError(
                 "Argument `generator` must be a different model from `encoder`."
             )
-        self.preprocessor = preprocessor
         self.generator = generator
         self.mask_rate = mask_rate
         self.seed = seed
@@ -225,18 +170,10 @@ class ReplacedTokenDetection(SSLModel):
             -1e9 if i in special else 0.0 for i in range(vocabulary_size)
         )
 
-        embedding = _find_token_embedding(generator)
-        if embedding is not None and embedding.input_dim != vocabulary_size:
-            raise ValueError(
-                "The generator's token embedding must cover the preprocessor's "
-                f"vocabulary. Received: {embedding.input_dim} embeddings, "
-                f"vocabulary_size={vocabulary_size}"
-            )
-        # A function, not the layer: the embedding is tracked once, inside
-        # the generator.
-        self._embedding_matrix = (
-            (lambda: embedding.embeddings) if embedding is not None else lambda: None
+        embedding = tied_token_embedding(
+            generator, vocabulary_size, name="generator", required=False
         )
+        self._embedding_matrix = embedding_matrix_getter(embedding)
         self.mlm_head = MLMHead(
             vocabulary_size,
             generator_outputs["sequence_output"].shape[-1],
@@ -244,7 +181,7 @@ class ReplacedTokenDetection(SSLModel):
             name="mlm_head",
         )
         self.mlm_head.build()
-        hidden_dim = outputs["sequence_output"].shape[-1]
+        hidden_dim = encoder.output["sequence_output"].shape[-1]
         self.discriminator_head = keras.Sequential(
             [
                 keras.layers.Dense(hidden_dim, activation="gelu"),
@@ -257,14 +194,6 @@ class ReplacedTokenDetection(SSLModel):
         self.rtd_accuracy = keras.metrics.Mean(name="rtd_accuracy")
         self.replaced_fraction = keras.metrics.Mean(name="replaced_fraction")
         self.build()
-
-    def token_ids(self, inputs):
-        """Tokenizes raw strings; passes token ids through as int32."""
-        return text_token_ids(self.preprocessor, inputs)
-
-    def call(self, inputs, training=False):
-        ids = self.token_ids(inputs)
-        return self.encoder(ids, training=training)["pooled_output"]
 
     def corrupt(self, token_ids, training=False):
         """Masks, runs the generator and samples the replaced sequence.
@@ -364,18 +293,9 @@ class ReplacedTokenDetection(SSLModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
-            generator=keras.saving.serialize_keras_object(self.generator),
             mask_rate=self.mask_rate,
             generator_weight=self.generator_weight,
             discriminator_weight=self.discriminator_weight,
             seed=self.seed,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = copy.deepcopy(config)
-        for key in ("preprocessor", "generator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return super().from_config(config)

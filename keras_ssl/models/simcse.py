@@ -1,18 +1,13 @@
 """Unsupervised SimCSE: dropout noise as the only augmentation."""
 
-import copy
 import warnings
 
 import keras
 from keras import ops
 
 from keras_ssl.losses.nt_xent import _check_temperature, nt_xent_logits
-from keras_ssl.models.replaced_token_detection import (
-    check_text_encoder,
-    check_text_preprocessor,
-    text_token_ids,
-)
-from keras_ssl.models.ssl_model import SSLModel, gather_from_replicas
+from keras_ssl.models.ssl_model import gather_from_replicas
+from keras_ssl.models.text_inputs import TextSSLModel
 
 _NOISE_LAYERS = (
     keras.layers.Dropout,
@@ -30,7 +25,7 @@ def has_dropout(encoder):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class SimCSE(SSLModel):
+class SimCSE(TextSSLModel):
     """Unsupervised SimCSE: the same sentences, two dropout masks, InfoNCE.
 
     Each step encodes the batch twice in one pass (`[ids; ids]`) with the
@@ -95,9 +90,7 @@ class SimCSE(SSLModel):
         **kwargs,
     ):
         _check_temperature(temperature)
-        super().__init__(encoder, **kwargs)
-        check_text_preprocessor(preprocessor)
-        outputs = check_text_encoder(encoder)
+        super().__init__(encoder, preprocessor, **kwargs)
         if projection_dim is not None and (
             not isinstance(projection_dim, int)
             or isinstance(projection_dim, bool)
@@ -116,7 +109,6 @@ class SimCSE(SSLModel):
                 UserWarning,
                 stacklevel=2,
             )
-        self.preprocessor = preprocessor
         self.temperature = float(temperature)
         self.projection_dim = projection_dim
         self.seed = seed
@@ -125,17 +117,9 @@ class SimCSE(SSLModel):
             self.projection = keras.layers.Dense(
                 projection_dim, activation="tanh", name="projection"
             )
-            self.projection.build(tuple(outputs["pooled_output"].shape))
+            self.projection.build(tuple(encoder.output["pooled_output"].shape))
         self.contrastive_accuracy = keras.metrics.Mean(name="contrastive_accuracy")
         self.build()
-
-    def token_ids(self, inputs):
-        """Tokenizes raw strings; passes token ids through as int32."""
-        return text_token_ids(self.preprocessor, inputs)
-
-    def call(self, inputs, training=False):
-        ids = self.token_ids(inputs)
-        return self.encoder(ids, training=training)["pooled_output"]
 
     def encode_views(self, token_ids):
         """Two dropout views of every sentence: `(z_1, z_2)`, `(batch, dim)`."""
@@ -175,17 +159,8 @@ class SimCSE(SSLModel):
     def get_config(self):
         config = super().get_config()
         config.update(
-            preprocessor=keras.saving.serialize_keras_object(self.preprocessor),
             temperature=self.temperature,
             projection_dim=self.projection_dim,
             seed=self.seed,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = copy.deepcopy(config)
-        config["preprocessor"] = keras.saving.deserialize_keras_object(
-            config["preprocessor"]
-        )
-        return super().from_config(config)

@@ -1,0 +1,205 @@
+"""Checks and input handling shared by the text models, and their base class."""
+
+import copy
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_ssl.models.ssl_model import SSLModel
+from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
+
+
+def is_string(x):
+    """Whether `x` holds strings: a `str`, or a list, array or tensor of them."""
+    if isinstance(x, str):
+        return True
+    if isinstance(x, list | tuple):
+        x = np.asarray(x)
+    dtype = getattr(x, "dtype", None)
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "OUS"
+    return dtype == tf.string or str(dtype) == "string"
+
+
+def check_text_preprocessor(preprocessor):
+    """Raises ValueError unless `preprocessor` is a `TextPreprocessor`."""
+    if not isinstance(preprocessor, TextPreprocessor):
+        raise ValueError(
+            "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
+            f"Received: preprocessor of type {type(preprocessor).__name__}"
+        )
+
+
+def check_text_encoder(encoder, name="encoder", builder="transformer_encoder"):
+    """Returns the symbolic output dict of a functional text encoder.
+
+    Raises ValueError unless `encoder` is a functional `keras.Model` whose
+    output is a dict with `sequence_output` and `pooled_output`. `name` and
+    `builder` (the `keras_ssl.encoders` function that builds one) are used in
+    the error messages.
+    """
+    if not isinstance(encoder, keras.Model):
+        raise ValueError(
+            f"Argument `{name}` must be a keras.Model. "
+            f"Received: {name}={encoder!r} of type {type(encoder).__name__}"
+        )
+    try:
+        outputs = encoder.output
+    except (AttributeError, ValueError):
+        outputs = None
+    if not isinstance(outputs, dict) or not {
+        "sequence_output",
+        "pooled_output",
+    } <= set(outputs):
+        raise ValueError(
+            f"The {name} must return a dict with `sequence_output` "
+            "(batch, length, dim) and `pooled_output` (batch, dim). "
+            f"Received: {name} outputs={outputs!r}. Build it with "
+            f"keras_ssl.encoders.{builder} or as a functional model."
+        )
+    return outputs
+
+
+def text_token_ids(preprocessor, inputs):
+    """Turns text-model inputs into `(batch, sequence_length)` int32 token ids.
+
+    Accepts token ids, raw strings (a string, a list or array of strings, or
+    a string tensor; tokenized with `preprocessor`), or a dict with
+    `token_ids` (either of those) or with `first` and `second` (sentence
+    pairs, packed with `TextPreprocessor.pack_pair`).
+    """
+    if isinstance(inputs, dict):
+        if "token_ids" in inputs:
+            inputs = inputs["token_ids"]
+        elif "first" in inputs and "second" in inputs:
+            return preprocessor.pack_pair(inputs["first"], inputs["second"])
+        else:
+            raise ValueError(
+                "Expected a dict with `token_ids` (token ids or strings) "
+                "or with `first` and `second` (sentence pairs). "
+                f"Received keys: {sorted(inputs)}"
+            )
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if isinstance(inputs, list | tuple | np.ndarray):
+        inputs = np.asarray(inputs)
+        if is_string(inputs):
+            inputs = tf.constant(inputs.tolist(), dtype=tf.string)
+    if is_string(inputs):
+        return preprocessor(inputs)
+    if len(inputs.shape) != 2:
+        raise ValueError(
+            "Expected raw strings or token ids of shape (batch, "
+            f"sequence_length). Received: shape={tuple(inputs.shape)}"
+        )
+    return ops.cast(inputs, "int32")
+
+
+def tied_token_embedding(encoder, vocabulary_size, name="encoder", required=True):
+    """The `keras.layers.Embedding` an output layer over the vocabulary ties to.
+
+    Returns the token embedding of the keras-hub `TokenAndPositionEmbedding`
+    in `encoder`, or `None` when it has none and not `required` (the output
+    layer then needs its own matrix). Raises ValueError when it has none
+    and `required`, or when the embedding's size is not `vocabulary_size`.
+    """
+    embedding = None
+    for layer in encoder._flatten_layers(include_self=False):
+        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
+            embedding = layer.token_embedding
+            break
+    if embedding is None:
+        if required:
+            raise ValueError(
+                "`tie_embeddings=True` needs a keras_hub "
+                f"TokenAndPositionEmbedding layer in the {name}. "
+                "Pass tie_embeddings=False."
+            )
+        return None
+    if embedding.input_dim != vocabulary_size:
+        raise ValueError(
+            f"The {name}'s token embedding must cover the preprocessor's "
+            f"vocabulary. Received: embedding size={embedding.input_dim}, "
+            f"vocabulary_size={vocabulary_size}"
+        )
+    return embedding
+
+
+def embedding_matrix_getter(embedding):
+    """A function returning `embedding`'s matrix (`None` without `embedding`).
+
+    Models keep this function, not the layer, as an attribute so the
+    embedding is tracked (and saved) once, inside its encoder.
+    """
+    if embedding is None:
+        return lambda: None
+    return lambda: embedding.embeddings
+
+
+class TextSSLModel(SSLModel):
+    """Base class of the text models: a `TextPreprocessor` and a text encoder.
+
+    Checks both, keeps the preprocessor as `self.preprocessor` (so `.keras`
+    files and exports take raw strings) and serialises it in the config.
+    `token_ids(inputs)` accepts everything `text_token_ids` does and
+    `model(inputs)` returns the encoder's `pooled_output`.
+
+    Subclasses list the arguments of their constructor that hold Keras
+    objects in `_config_objects`: they are serialised in this order, first
+    in the config (after the base `keras.Model` keys), and deserialised in
+    `from_config`.
+
+    Args:
+        encoder: functional `keras.Model` from `(batch, sequence_length)` ids
+            to a dict with `sequence_output` and `pooled_output`.
+        preprocessor: `TextPreprocessor`.
+        encoder_name: the encoder's name in error messages (`"decoder"`).
+        encoder_builder: the `keras_ssl.encoders` function suggested in
+            error messages.
+        **kwargs: passed to `keras.Model`.
+    """
+
+    _config_objects = ("encoder", "preprocessor")
+
+    def __init__(
+        self,
+        encoder,
+        preprocessor,
+        encoder_name="encoder",
+        encoder_builder="transformer_encoder",
+        **kwargs,
+    ):
+        super().__init__(encoder, **kwargs)
+        check_text_preprocessor(preprocessor)
+        check_text_encoder(encoder, name=encoder_name, builder=encoder_builder)
+        self.preprocessor = preprocessor
+
+    def token_ids(self, inputs):
+        """Tokenizes raw strings; passes token ids through as int32.
+
+        Accepts ids or strings, or a dict with `token_ids` (ids or strings)
+        or with `first` and `second` (sentence pairs, packed with
+        `TextPreprocessor.pack_pair`).
+        """
+        return text_token_ids(self.preprocessor, inputs)
+
+    def call(self, inputs, training=False):
+        ids = self.token_ids(inputs)
+        return self.encoder(ids, training=training)["pooled_output"]
+
+    def get_config(self):
+        config = super().get_config()
+        del config["encoder"]
+        for key in self._config_objects:
+            config[key] = keras.saving.serialize_keras_object(getattr(self, key))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = copy.deepcopy(config)
+        for key in cls._config_objects:
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
