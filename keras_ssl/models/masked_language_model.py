@@ -235,6 +235,8 @@ class MaskedLanguageModel(TextSSLModel):
         nsp_correct = ops.cast(
             ops.cast(ops.argmax(nsp_logits, axis=-1), "int32") == labels, "float32"
         )
+        # Pairs packed in the graph can lose the static rank; metrics need it.
+        nsp_correct = ops.reshape(nsp_correct, (-1,))
         outputs = {
             "correct": correct,
             "weights": weights,
