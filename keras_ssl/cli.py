@@ -13,6 +13,76 @@ def _add_common(p):
     )
 
 
+def _add_finetune_parser(sub):
+    p = sub.add_parser(
+        "finetune", help="fine-tune a pretrained encoder with a classification head"
+    )
+    p.add_argument("--model", required=True, help="path to model.keras")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="labelled data: fashion_mnist, wordnet_nouns, an image folder, "
+        "a .csv (default: fashion_mnist / wordnet_nouns)",
+    )
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument(
+        "--freeze",
+        default="all",
+        help="what trains: all (whole encoder) | head (head only) | top-K "
+        "(top K encoder blocks) | gradual (one more block per epoch)",
+    )
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--head-l2", type=float, default=0.0, help="L2 on the head")
+    p.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.1,
+        help="fraction held out for validation (0: none)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping patience in epochs (restores the best weights)",
+    )
+    p.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        default=None,
+        help="weigh classes inversely to their frequency",
+    )
+    p.add_argument("--output-dir", default="runs")
+    _add_common(p)
+
+
+def _run_finetune(args):
+    from keras_ssl import workflows
+
+    result = workflows.finetune(
+        args.model,
+        args.dataset,
+        output_dir=args.output_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        dropout=args.dropout,
+        head_l2=args.head_l2,
+        freeze=args.freeze,
+        validation_split=args.validation_split,
+        early_stopping_patience=args.patience,
+        class_weight=args.class_weight,
+        seed=args.seed,
+    )
+    keys = ("accuracy", "val_accuracy", "val_loss", "epochs_run", "best_epoch")
+    print(f"\nSummary: {json.dumps({k: result[k] for k in keys}, sort_keys=True)}")
+    print(f"Classifier: {result['model_path']}")
+    print(f"TensorBoard: tensorboard --logdir {result['log_dir']}")
+    print(f"Export: keras-ssl export --model {result['model_path']} --name <name>")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-ssl",
@@ -43,6 +113,12 @@ def build_parser():
         "--time-budget", type=float, default=None, help="stop after N seconds"
     )
     p.add_argument("--strategy", default="auto", help="auto | one_device | mirrored")
+    p.add_argument(
+        "--model-kwargs",
+        default="{}",
+        help="JSON of encoder/method settings, e.g. '{\"collapse_metrics\": true}' "
+        'or \'{"hidden_dim": 128, "mask_rate": 0.4}\'',
+    )
     p.add_argument("--output-dir", default="runs")
     _add_common(p)
 
@@ -60,8 +136,39 @@ def build_parser():
         p.add_argument("--log-dir", default=None, help="TensorBoard folder")
         _add_common(p)
 
-    p = sub.add_parser("export", help="export the encoder as a SavedModel")
+    _add_finetune_parser(sub)
+
+    p = sub.add_parser(
+        "tune", help="search fine-tuning hyperparameters with keras-tuner"
+    )
     p.add_argument("--model", required=True, help="path to model.keras")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="labelled data (default: fashion_mnist / wordnet_nouns)",
+    )
+    p.add_argument("--tuner", default="random", help="random | hyperband | bayesian")
+    p.add_argument("--max-trials", type=int, default=10)
+    p.add_argument(
+        "--epochs", type=int, default=3, help="epochs per trial (Hyperband: the most)"
+    )
+    p.add_argument(
+        "--train-size", type=int, default=None, help="labelled examples to use"
+    )
+    p.add_argument("--output-dir", default="runs")
+    p.add_argument(
+        "--export-dir",
+        default=None,
+        help="also export the tuned classifier under this TF Serving base folder",
+    )
+    _add_common(p)
+
+    p = sub.add_parser(
+        "export", help="export an encoder or a fine-tuned classifier as a SavedModel"
+    )
+    p.add_argument(
+        "--model", required=True, help="path to model.keras or classifier.keras"
+    )
     p.add_argument("--name", required=True, help="export name")
     p.add_argument("--base-dir", default="saved_models")
     p.add_argument("--version", default="auto", help="integer or 'auto'")
@@ -76,10 +183,22 @@ def build_parser():
     return parser
 
 
+def _json_object(flag, text):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"Argument `{flag}` must be a JSON object. Received: {text!r} ({e.msg})"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"Argument `{flag}` must be a JSON object. Received: {text!r}")
+    return value
+
+
 def _run(args):
     from keras_ssl import workflows
     from keras_ssl.evaluation import format_results_table
-    from keras_ssl.models import MaskedLanguageModel
+    from keras_ssl.tokenizers import TextPreprocessor
 
     if args.command == "pretrain":
         result = workflows.pretrain(
@@ -93,6 +212,7 @@ def _run(args):
             time_budget=args.time_budget,
             strategy=args.strategy,
             seed=args.seed,
+            model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
         )
         metrics = {
             k: v
@@ -105,7 +225,7 @@ def _run(args):
         return 0
     if args.command in ("probe", "evaluate"):
         model = workflows.load_ssl_model(args.model)
-        if isinstance(model, MaskedLanguageModel):
+        if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
             rows = workflows.evaluate_text(
                 model,
                 args.dataset or "wordnet_nouns",
@@ -120,6 +240,33 @@ def _run(args):
                 seed=args.seed,
             )
         print(format_results_table(rows))
+        return 0
+    if args.command == "finetune":
+        return _run_finetune(args)
+    if args.command == "tune":
+        from keras_ssl.workflows.tune import tune
+
+        result = tune(
+            args.model,
+            args.dataset,
+            tuner=args.tuner,
+            max_trials=args.max_trials,
+            epochs=args.epochs,
+            output_dir=args.output_dir,
+            seed=args.seed,
+            export_dir=args.export_dir,
+            train_size=args.train_size,
+        )
+        best = json.dumps(result["best_hyperparameters"], sort_keys=True)
+        print(f"\nBest hyperparameters: {best}")
+        print(
+            f"val_accuracy={result['val_accuracy']:.4f} "
+            f"test_accuracy={result['test_accuracy']:.4f}"
+        )
+        print(f"Results: {result['run_dir']}/results.md")
+        print(f"Classifier: {result['classifier_path']}")
+        if result.get("export_path"):
+            print(f"Exported: {result['export_path']}")
         return 0
     if args.command == "export":
         version = args.version
@@ -154,7 +301,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return _run(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         if args.debug:
             raise
         print(f"keras-ssl {args.command}: error: {e}", file=sys.stderr)

@@ -8,11 +8,13 @@ from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.pixel_logistic_regression import (
     pixel_logistic_regression,
 )
+from keras_ssl.evaluation.task_classifier import TaskClassifier
 from keras_ssl.evaluation.tfidf_logistic_regression import (
     tfidf_logistic_regression,
 )
 
 __all__ = [
+    "TaskClassifier",
     "build_classifier",
     "fine_tune",
     "embed",

@@ -1,14 +1,27 @@
 """Fine-tune an encoder with a classification head."""
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.callbacks.gradual_unfreezing import (
+    GradualUnfreezing,
+    encoder_blocks,
+    set_trainable_blocks,
+)
+from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.evaluation._validation import check_labels, check_same_length
 
 
 def build_classifier(
-    encoder, num_classes, dropout=0.1, output_key="pooled_output", head_norm=True
+    encoder,
+    num_classes,
+    dropout=0.1,
+    output_key="pooled_output",
+    head_norm=True,
+    head_l2=0.0,
 ):
     """Puts a dropout + linear softmax head on `encoder`.
 
@@ -22,10 +35,22 @@ def build_classifier(
             the head, as the linear probe standardizes them. Pretrained
             features are often anisotropic (a large shared component); this
             makes the head's starting point independent of that.
+        head_l2: L2 penalty `head_l2 * sum(kernel ** 2)` on the head's
+            kernel, added to the training loss (`model.losses`); on top of
+            any decoupled weight decay of the optimizer.
 
     Returns:
         A `keras.Model` from the encoder's inputs to class logits.
     """
+    if (
+        isinstance(head_l2, bool)
+        or not isinstance(head_l2, numbers.Real)
+        or not np.isfinite(head_l2)
+        or head_l2 < 0
+    ):
+        raise ValueError(
+            f"Argument `head_l2` must be a number >= 0. Received: head_l2={head_l2!r}"
+        )
     if not isinstance(num_classes, int | np.integer) or num_classes < 2:
         raise ValueError(
             "Argument `num_classes` must be an int >= 2. "
@@ -46,11 +71,11 @@ def build_classifier(
     if head_norm:
         x = keras.layers.BatchNormalization(name="head_norm")(x)
     x = keras.layers.Dropout(dropout)(x)
-    logits = keras.layers.Dense(int(num_classes), name="classifier_head")(x)
+    regularizer = keras.regularizers.L2(float(head_l2)) if head_l2 else None
+    logits = keras.layers.Dense(
+        int(num_classes), kernel_regularizer=regularizer, name="classifier_head"
+    )(x)
     return keras.Model(inputs, logits, name="classifier")
-
-
-_NORMS = (keras.layers.LayerNormalization, keras.layers.BatchNormalization)
 
 
 def freeze_below_top(encoder, k):
@@ -59,8 +84,12 @@ def freeze_below_top(encoder, k):
     Normalisation layers above the lowest trainable layer stay trainable.
     Returns the names of the trainable layers.
     """
-    weighted = [layer for layer in encoder.layers if layer.weights]
-    blocks = [layer for layer in weighted if not isinstance(layer, _NORMS)]
+    _check_trainable_layers(encoder, k)
+    return set_trainable_blocks(encoder, k)
+
+
+def _check_trainable_layers(encoder, k):
+    blocks = encoder_blocks(encoder)
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= len(blocks):
         raise ValueError(
             f"Argument `trainable_layers` must be None or an int in [0, "
@@ -68,10 +97,90 @@ def freeze_below_top(encoder, k):
             f"counted: {[layer.name for layer in blocks]}). "
             f"Received: trainable_layers={k!r}"
         )
-    lowest = weighted.index(blocks[-k]) if k else len(weighted)
-    for i, layer in enumerate(weighted):
-        layer.trainable = i >= lowest
-    return [layer.name for layer in weighted[lowest:]]
+
+
+def class_weights(class_weight, y_train, num_classes):
+    """Resolves `fine_tune`'s `class_weight` into `{class id: weight}` (or None).
+
+    `"balanced"` weighs class `c` by `n / (k * n_c)` (`n` examples, `k`
+    classes present, `n_c` examples of class `c`; the scikit-learn
+    formula), so every class contributes as much to the loss; classes absent
+    from `y_train` get 1. A dict gives weights (numbers >= 0) by class id;
+    missing classes get 1.
+    """
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                "Argument `class_weight` must be None, 'balanced' or a dict "
+                f"{{class id: weight}}. Received: class_weight={class_weight!r}"
+            )
+        counts = np.bincount(np.asarray(y_train), minlength=num_classes)
+        present = np.count_nonzero(counts)
+        return {
+            c: float(len(y_train) / (present * n)) if n else 1.0
+            for c, n in enumerate(counts)
+        }
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            "Argument `class_weight` must be None, 'balanced' or a dict "
+            f"{{class id: weight}}. Received: class_weight of type "
+            f"{type(class_weight).__name__}"
+        )
+    resolved = {c: 1.0 for c in range(num_classes)}
+    for key, value in class_weight.items():
+        if (
+            isinstance(key, bool)
+            or not isinstance(key, numbers.Integral)
+            or not 0 <= key < num_classes
+            or isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not np.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(
+                "Argument `class_weight` must map class ids in "
+                f"[0, {num_classes}) to numbers >= 0. Received: "
+                f"class_weight={class_weight!r}"
+            )
+        resolved[int(key)] = float(value)
+    return resolved
+
+
+def _validation_part(x_train, y_train, validation_split, validation_data, seed):
+    """Returns `(x_train, y_train, x_val, y_val)`; the validation part may be None."""
+    if validation_split is not None and validation_data is not None:
+        raise ValueError(
+            "Pass either `validation_split` or `validation_data`, not both. "
+            f"Received: validation_split={validation_split!r} and "
+            "validation_data"
+        )
+    if validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise ValueError(
+                "Argument `validation_data` must be a tuple `(x_val, y_val)`. "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+            )
+        x_val, y_val = validation_data
+        y_val = check_labels(y_val, "y_val")
+        check_same_length(x_val, "x_val", y_val, "y_val")
+        return x_train, y_train, x_val, y_val
+    if validation_split is None:
+        return x_train, y_train, None, None
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, numbers.Real)
+        or not 0 < validation_split < 1
+    ):
+        raise ValueError(
+            "Argument `validation_split` must be a fraction strictly between 0 "
+            f"and 1. Received: validation_split={validation_split!r}"
+        )
+    train, val = LabeledData(x_train, y_train, name="x_train").split(
+        test_fraction=float(validation_split), seed=seed, stratify=True
+    )
+    return train.x, train.y, val.x, val.y
 
 
 def fine_tune(
@@ -93,6 +202,14 @@ def fine_tune(
     callbacks=None,
     verbose="auto",
     seed=0,
+    head_l2=0.0,
+    gradual_unfreezing=False,
+    validation_split=None,
+    validation_data=None,
+    early_stopping_patience=None,
+    early_stopping_monitor="val_loss",
+    class_weight=None,
+    num_classes=None,
 ):
     """Fine-tunes a *copy* of `encoder` with a linear head; reports accuracy.
 
@@ -101,12 +218,19 @@ def fine_tune(
     copied into a fresh clone), so the same pretrained encoder can be
     fine-tuned several times and compared with a random-init twin.
 
+    Freeze strategies: the whole encoder (default), the head only
+    (`freeze_encoder=True`), the top `k` blocks (`trainable_layers=k`), or
+    gradual unfreezing (`gradual_unfreezing=True`: the head and the top
+    `trainable_layers or 0` blocks in the first epoch, one more block from
+    the top at each later epoch; see `keras_ssl.callbacks.GradualUnfreezing`).
+
     Args:
         encoder: `keras.Model` (see `build_classifier`).
         x_train, y_train: training inputs (e.g. token ids) and int labels.
-        x_test, y_test: held-out inputs and labels.
+        x_test, y_test: held-out inputs and labels; both may be `None` (no
+            test evaluation: `accuracy` is then `None`).
         epochs: passes over `x_train`.
-        batch_size: batch size.
+        batch_size: batch size (at most the number of training examples).
         learning_rate: peak learning rate.
         weight_decay: AdamW weight decay.
         warmup_fraction: fraction of steps used for linear warm-up.
@@ -116,7 +240,8 @@ def fine_tune(
             fine-tunes only its top `k` layers (counted over the layers with
             weights, normalisation layers not counted: for a Transformer the
             top `k` blocks and the norms above them; `k=0` is the head only,
-            like `freeze_encoder=True`).
+            like `freeze_encoder=True`). With `gradual_unfreezing`, the
+            blocks trainable in the first epoch.
         head_norm: batch-normalize the features before the head.
         probe_epochs: first train only the head for this many epochs on the
             frozen encoder, then fine-tune everything ("LP-FT", Kumar et al.
@@ -124,32 +249,112 @@ def fine_tune(
             gradients no longer distort the pretrained features.
         callbacks: extra Keras callbacks for `fit`.
         verbose: Keras verbosity.
-        seed: seed of the data order and head initialisation.
+        seed: seed of the data order, the validation split and the head
+            initialisation.
+        head_l2: L2 penalty on the head's kernel (see `build_classifier`).
+        gradual_unfreezing: unfreeze one more encoder block per epoch.
+        validation_split: fraction of `x_train` held out (stratified by
+            class) for validation; the rest trains.
+        validation_data: `(x_val, y_val)` instead of `validation_split`.
+        early_stopping_patience: with validation data, stop after this many
+            epochs without improvement of `early_stopping_monitor` and
+            restore the weights of the best epoch. `None`: no early
+            stopping.
+        early_stopping_monitor: the validation metric early stopping
+            watches (`"val_loss"` or `"val_accuracy"`).
+        class_weight: `None`, `"balanced"` (classes weighted inversely to
+            their frequency in `y_train`) or a dict `{class id: weight}`;
+            scales each example's loss (see `class_weights`).
+        num_classes: number of classes; defaults to the largest label + 1.
 
     Returns:
-        `{"accuracy", "num_train", "num_test", "history"}`, and the trained
-        classifier under `"model"`.
+        `{"accuracy", "num_train", "num_test", "history"}` and the trained
+        classifier under `"model"`; also `"num_val"`, `"val_loss"` and
+        `"val_accuracy"` (of the returned weights, `None` without
+        validation data), `"epochs_run"`, `"best_epoch"` (1-based, with
+        early stopping) and `"class_weight"` (the weights used).
 
     Example:
 
-    >>> result = fine_tune(encoder, ids_train, y_train, ids_test, y_test)
+    >>> result = fine_tune(encoder, ids_train, y_train, ids_test, y_test,
+    ...                    validation_split=0.1, early_stopping_patience=2,
+    ...                    class_weight="balanced")
     >>> result["accuracy"]  # doctest: +SKIP
     """
     y_train = check_labels(y_train, "y_train")
-    y_test = check_labels(y_test, "y_test")
     check_same_length(x_train, "x_train", y_train, "y_train")
-    check_same_length(x_test, "x_test", y_test, "y_test")
-    num_classes = int(max(y_train.max(), y_test.max()) + 1)
+    if (x_test is None) != (y_test is None):
+        raise ValueError(
+            "Arguments `x_test` and `y_test` must both be given or both be None."
+        )
+    if y_test is not None:
+        y_test = check_labels(y_test, "y_test")
+        check_same_length(x_test, "x_test", y_test, "y_test")
+    x_train, y_train, x_val, y_val = _validation_part(
+        x_train, y_train, validation_split, validation_data, seed
+    )
+    labels = [y for y in (y_train, y_test, y_val) if y is not None and len(y)]
+    largest = int(max(y.max() for y in labels))
+    if num_classes is None:
+        num_classes = largest + 1
+    elif (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, numbers.Integral)
+        or num_classes <= largest
+    ):
+        raise ValueError(
+            "Argument `num_classes` must be an int above the largest label "
+            f"({largest}). Received: num_classes={num_classes!r}"
+        )
+    num_classes = int(num_classes)
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or not 1 <= batch_size <= len(x_train)
+    ):
+        raise ValueError(
+            "Argument `batch_size` must be an int between 1 and the number of "
+            f"training examples ({len(x_train)}). Received: batch_size={batch_size!r}"
+        )
+    if early_stopping_patience is not None:
+        if (
+            isinstance(early_stopping_patience, bool)
+            or not isinstance(early_stopping_patience, numbers.Integral)
+            or early_stopping_patience < 0
+        ):
+            raise ValueError(
+                "Argument `early_stopping_patience` must be None or an int >= 0. "
+                f"Received: early_stopping_patience={early_stopping_patience!r}"
+            )
+        if x_val is None:
+            raise ValueError(
+                "Early stopping needs validation data: pass `validation_split` "
+                "or `validation_data`. Received: "
+                f"early_stopping_patience={early_stopping_patience} without either"
+            )
+    if gradual_unfreezing and freeze_encoder:
+        raise ValueError(
+            "Arguments `gradual_unfreezing` and `freeze_encoder` exclude each "
+            "other (gradual unfreezing trains the encoder). Received: both True"
+        )
+    weights = class_weights(class_weight, y_train, num_classes)
     keras.utils.set_random_seed(seed)
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
-    model = build_classifier(copy, num_classes, dropout, head_norm=head_norm)
+    model = build_classifier(
+        copy, num_classes, dropout, head_norm=head_norm, head_l2=head_l2
+    )
+    if trainable_layers is not None:
+        _check_trainable_layers(copy, trainable_layers)
     train = (
         tf.data.Dataset.from_tensor_slices((x_train, y_train))
         .shuffle(len(x_train), seed=seed)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
+    val = None
+    if x_val is not None:
+        val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if probe_epochs and not freeze_encoder:
         copy.trainable = False
@@ -158,9 +363,17 @@ def fine_tune(
             loss=loss,
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
-        model.fit(train, epochs=probe_epochs, verbose=verbose, shuffle=False)
+        model.fit(
+            train,
+            epochs=probe_epochs,
+            class_weight=weights,
+            verbose=verbose,
+            shuffle=False,
+        )
     copy.trainable = not freeze_encoder
-    if trainable_layers is not None and not freeze_encoder:
+    if gradual_unfreezing:  # every block trainable while the optimizer builds
+        set_trainable_blocks(copy, len(encoder_blocks(copy)))
+    elif trainable_layers is not None and not freeze_encoder:
         freeze_below_top(copy, trainable_layers)
     steps = max(1, epochs * (len(x_train) // batch_size))
     warmup = int(steps * warmup_fraction)
@@ -170,20 +383,57 @@ def fine_tune(
         warmup_target=learning_rate if warmup else None,
         warmup_steps=warmup,
     )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
+        optimizer=optimizer,
         loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    # Built now, over every weight that may train (with gradual unfreezing,
+    # before the callback freezes the lower blocks): a Keras optimizer only
+    # updates the variables it was built with.
+    optimizer.build(model.trainable_variables)
+    all_callbacks = list(callbacks or [])
+    if gradual_unfreezing:
+        all_callbacks.insert(
+            0, GradualUnfreezing(copy, initial_blocks=trainable_layers or 0)
+        )
+    stopper = None
+    if early_stopping_patience is not None:
+        stopper = keras.callbacks.EarlyStopping(
+            monitor=early_stopping_monitor,
+            patience=int(early_stopping_patience),
+            restore_best_weights=True,
+        )
+        all_callbacks.append(stopper)
     history = model.fit(
-        train, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+        train,
+        epochs=epochs,
+        validation_data=val,
+        class_weight=weights,
+        callbacks=all_callbacks,
+        verbose=verbose,
+        shuffle=False,
     )
-    test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
-    result = model.evaluate(test, verbose=0, return_dict=True)
-    return {
-        "accuracy": float(result["accuracy"]),
+    result = {
+        "accuracy": None,
         "num_train": len(x_train),
-        "num_test": len(x_test),
+        "num_val": 0 if x_val is None else len(x_val),
+        "num_test": 0 if x_test is None else len(x_test),
+        "val_loss": None,
+        "val_accuracy": None,
+        "epochs_run": len(history.epoch),
+        "best_epoch": None if stopper is None else stopper.best_epoch + 1,
+        "class_weight": weights,
         "history": history.history,
         "model": model,
     }
+    if val is not None:
+        scores = model.evaluate(val, verbose=0, return_dict=True)
+        result["val_loss"] = float(scores["loss"])
+        result["val_accuracy"] = float(scores["accuracy"])
+    if x_test is not None:
+        test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
+        scores = model.evaluate(test, verbose=0, return_dict=True)
+        result["accuracy"] = float(scores["accuracy"])
+    return result

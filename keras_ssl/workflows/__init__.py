@@ -1,4 +1,4 @@
-"""Workflows the CLI and examples call: pretrain, evaluate, export, demo."""
+"""Workflows the CLI and examples call: pretrain, evaluate, finetune, tune, export."""
 
 from keras_ssl.workflows.evaluate import (
     evaluate_images,
@@ -7,7 +7,9 @@ from keras_ssl.workflows.evaluate import (
     load_ssl_model,
 )
 from keras_ssl.workflows.export import export
+from keras_ssl.workflows.finetune import finetune
 from keras_ssl.workflows.pretrain import METHODS, pretrain
+from keras_ssl.workflows.tune import tune
 
 __all__ = [
     "METHODS",
@@ -15,6 +17,8 @@ __all__ = [
     "evaluate_text",
     "export",
     "fine_tune_images",
+    "finetune",
     "load_ssl_model",
     "pretrain",
+    "tune",
 ]

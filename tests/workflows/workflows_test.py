@@ -156,11 +156,20 @@ def test_pretrain_bad_data(tmp_path):
 
 
 def test_cli_help(capsys):
-    for command in ("pretrain", "probe", "export", "demo"):
+    for command in ("pretrain", "probe", "finetune", "tune", "export", "demo"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: keras-ssl" in capsys.readouterr().out
+
+
+def test_cli_model_kwargs_must_be_a_json_object(tmp_path, capsys):
+    for bad in ("{not json", "[1, 2]"):
+        args = ["pretrain", "--model-kwargs", bad, "--output-dir", str(tmp_path)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "`--model-kwargs` must be a JSON object" in err
+        assert "Traceback" not in err
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):

@@ -1,0 +1,439 @@
+"""Tuning workflow: keras-tuner search over fine-tuning hyperparameters."""
+
+import contextlib
+import difflib
+import hashlib
+import inspect
+import json
+import logging
+import numbers
+import os
+import time
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.datasets import LabeledData
+from keras_ssl.evaluation import TaskClassifier
+from keras_ssl.export import export_classifier, versioned_export
+from keras_ssl.export.versioned_export import _check_name as check_export_name
+from keras_ssl.tokenizers import TextPreprocessor
+from keras_ssl.workflows.evaluate import load_ssl_model
+from keras_ssl.workflows.finetune import load_labelled
+from keras_ssl.workflows.pretrain import tokenize
+from keras_ssl.workflows.run_directory import (
+    make_run_directory,
+    write_json,
+    write_lines,
+)
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
+        )
+
+
+def _prepare(model, data, is_text, name):
+    """Model inputs for `data`: token ids for text, floats in [0, 1] for images."""
+    x = data.x
+    if is_text:
+        if x.dtype != object:
+            raise ValueError(
+                f"A text model needs texts. Received: {name} with x.dtype={x.dtype}"
+            )
+        return tokenize(model.preprocessor, x)
+    expected = tuple(model.encoder.input_shape[1:])
+    if x.dtype == object or tuple(x.shape[1:]) != expected:
+        raise ValueError(
+            f"The images must match the encoder's input shape {expected}. "
+            f"Received: {name} with x.shape={x.shape}, dtype={x.dtype}"
+        )
+    return x.astype("float32") / 255.0
+
+
+def _fingerprint(encoder, train, settings):
+    """A short hash of what makes two searches the same search."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for weights in encoder.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    if train.x.dtype == object:
+        digest.update("\n".join(map(str, train.x)).encode())
+    else:
+        digest.update(np.ascontiguousarray(train.x).tobytes())
+    digest.update(np.ascontiguousarray(train.y).tobytes())
+    return digest.hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def _quiet_search():
+    """Hides per-trial noise: tf.function retracing (each trial is a new
+    model) and Hyperband's warning that a resumed trial's optimizer state is
+    not reloaded (the schedule restarts by design)."""
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Skipping variable loading for optimizer"
+            )
+            yield
+    finally:
+        tf_logger.setLevel(level)
+
+
+def _describe(dataset):
+    if isinstance(dataset, tuple | list):
+        return " / ".join(_describe(part) for part in dataset)
+    if isinstance(dataset, LabeledData):
+        return dataset.name
+    return str(dataset)
+
+
+def _markdown_table(rows, names, num_blocks, objective):
+    from keras_ssl.tuning.search import format_value
+
+    header = ["rank", "trial", *names, objective, "status"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for rank, row in enumerate(rows, 1):
+        hp = row["hyperparameters"]
+        cells = [
+            str(rank) if row["score"] is not None else "-",
+            row["trial"],
+            *(format_value(n, hp[n], num_blocks) if n in hp else "-" for n in names),
+            "-" if row["score"] is None else f"{row['score']:.4f}",
+            row["status"].lower() + (f": {row['error']}" if row["error"] else ""),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return lines
+
+
+def tune(
+    model,
+    dataset=None,
+    tuner="random",
+    max_trials=10,
+    epochs=3,
+    output_dir="runs",
+    validation_split=0.2,
+    seed=0,
+    export_dir=None,
+    export_name="tuned_classifier",
+    train_size=None,
+    test_size=None,
+    search_space=None,
+    project_name=None,
+    overwrite=False,
+    verbose=1,
+):
+    """Searches fine-tuning hyperparameters, then retrains and saves the best.
+
+    A keras-tuner search (`keras_ssl.tuning.FineTuneHyperModel`: learning
+    rate, weight decay, dropout, trainable layers, head width, batch size)
+    fine-tunes copies of the SSL model's encoder on the training split minus
+    a stratified validation part, maximising `val_accuracy`. The best
+    hyperparameters are then retrained on the whole training split and
+    scored on the test split.
+
+    The search is resumable: its keras-tuner project lives in
+    `output_dir/tune-projects/<tuner>-<fingerprint>/`, the fingerprint
+    covering the encoder's weights, the training data and the settings that
+    change what a trial means (`epochs`, `validation_split`, `seed`,
+    `train_size`, `search_space`) but not `max_trials`. Running `tune` again
+    with the same arguments continues where it stopped (finished trials are
+    not repeated; a larger `max_trials` adds trials). A trial that raises is
+    recorded as failed and the search goes on.
+
+    Each call writes a run directory `output_dir/tune-<timestamp>/` with
+    `best_hyperparameters.json` (the values, which
+    `FineTuneHyperModel(encoder, num_classes, **values)` accepts to fix the
+    space at the best point), `results.md` (every trial, best first),
+    `tune.json` (settings and results) and `classifier.keras` (the
+    retrained classifier as a `TaskClassifier`, like `keras-ssl finetune`
+    writes: raw inputs in, class logits out; `keras-ssl export --model
+    .../classifier.keras` exports it).
+
+    Args:
+        model: SSL model or path to its `.keras` file.
+        dataset: labelled data: `"fashion_mnist"`, `"wordnet_nouns"`,
+            `"wordnet"` (their train/test splits), a path (an image folder, a
+            `.csv`; 20% held out as test), a `LabeledData` (likewise) or a
+            `(train, test)` pair; defaults to Fashion-MNIST for image models
+            and WordNet noun glosses for text models.
+        tuner: `"random"`, `"hyperband"` or `"bayesian"`.
+        max_trials: trial budget (also for Hyperband).
+        epochs: epochs per trial (Hyperband's largest number of epochs).
+        output_dir: parent folder of the run directory and the projects.
+        validation_split: fraction of the training split used to score
+            trials.
+        seed: seed of the splits, the search and the training.
+        export_dir: optional TF Serving base folder: the retrained
+            classifier is exported (`keras_ssl.export.export_classifier`:
+            probabilities and label) to `export_dir/export_name/<next
+            version>/`.
+        export_name: the export's model name.
+        train_size: optional number of training examples to use (a random
+            subset), to keep each trial short.
+        test_size: optional number of test examples.
+        search_space: optional dict of `FineTuneHyperModel` arguments that
+            narrow or fix the space, e.g. `{"dropout": 0.1,
+            "batch_size": [64, 128]}`.
+        project_name: optional explicit keras-tuner project name (under
+            `output_dir/tune-projects/`) instead of the fingerprint.
+        overwrite: delete the project's earlier trials and start afresh.
+        verbose: 0 silent, 1 one line per trial, 2 also Keras progress bars.
+
+    Returns:
+        dict with `run_dir`, `project_dir`, `best_hyperparameters`,
+        `best_trial`, `val_accuracy`, `test_accuracy`, `classifier_path`,
+        `model` (the retrained classifier as a `TaskClassifier`: raw
+        inputs, class names), `trials` (best first),
+        `num_trials`, `num_failed`, `seconds` and, with `export_dir`,
+        `export_path`.
+
+    Example:
+
+    >>> result = tune("runs/simclr-.../model.keras", "fashion_mnist",
+    ...               tuner="bayesian", max_trials=20, train_size=10000)
+    >>> result["best_hyperparameters"], result["test_accuracy"]  # doctest: +SKIP
+    """
+    from keras_ssl.tuning import (
+        FineTuneHyperModel,
+        check_tuner_name,
+        make_tuner,
+        trial_results,
+    )
+    from keras_ssl.tuning.search import hyperparameter_values
+
+    check_tuner_name(tuner)
+    _positive_int("max_trials", max_trials)
+    _positive_int("epochs", epochs)
+    _positive_int("train_size", train_size, allow_none=True)
+    _positive_int("test_size", test_size, allow_none=True)
+    if isinstance(validation_split, bool) or not (
+        isinstance(validation_split, numbers.Real) and 0 < validation_split < 1
+    ):
+        raise ValueError(
+            "Argument `validation_split` must be in (0, 1). "
+            f"Received: validation_split={validation_split!r}"
+        )
+    if search_space is not None and not isinstance(search_space, dict):
+        raise ValueError(
+            "Argument `search_space` must be a dict of FineTuneHyperModel "
+            f"arguments. Received: search_space={search_space!r}"
+        )
+    search_space = dict(search_space or {})
+    allowed = [
+        name
+        for name in inspect.signature(FineTuneHyperModel).parameters
+        if name not in ("encoder", "num_classes", "seed", "name", "tunable")
+    ]
+    unknown = sorted(map(str, set(search_space) - set(allowed)))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown `search_space` keys {unknown}. Expected some of {allowed}.{hint}"
+        )
+    if export_dir is not None:
+        # Checked before the search, which an invalid name would waste.
+        check_export_name(export_name)
+    say = print if verbose else (lambda *a, **k: None)
+    start = time.monotonic()
+
+    model_name = (
+        os.fspath(model)
+        if isinstance(model, str | os.PathLike)
+        else getattr(model, "name", type(model).__name__)
+    )
+    model = load_ssl_model(model)
+    is_text = isinstance(getattr(model, "preprocessor", None), TextPreprocessor)
+    if dataset is None:
+        dataset = "wordnet_nouns" if is_text else "fashion_mnist"
+    train, test = load_labelled(dataset, seed=seed)
+    if train_size is not None and train_size < len(train):
+        train = train.subset(train_size, seed=seed)
+    if test_size is not None and test_size < len(test):
+        test = test.subset(test_size, seed=seed)
+    num_classes = int(max(train.y.max(), test.y.max()) + 1)
+    label_names = train.label_names
+    if label_names is not None:
+        num_classes = max(num_classes, len(label_names))
+        label_names = [str(n) for n in label_names]
+        if len(label_names) != num_classes or len(set(label_names)) != num_classes:
+            label_names = None  # not usable as one name per class
+    if num_classes < 2:
+        raise ValueError(
+            "Tuning a classifier needs at least 2 classes. Received: labels of "
+            f"{num_classes} class in dataset={_describe(dataset)!r}"
+        )
+    # Indices of the stratified validation part of the training split.
+    index = LabeledData(np.arange(len(train)), train.y)
+    search_idx, val_idx = (
+        part.x for part in index.split(validation_split, seed=seed, stratify=True)
+    )
+    x_train = _prepare(model, train, is_text, "the training split")
+    x_test = _prepare(model, test, is_text, "the test split")
+    y_train, y_test = train.y.astype("int64"), test.y.astype("int64")
+
+    hypermodel = FineTuneHyperModel(
+        model.encoder, num_classes, seed=seed, **search_space
+    )
+    settings = {
+        "epochs": epochs,
+        "validation_split": float(validation_split),
+        "seed": seed,
+        "train_size": train_size,
+        "num_classes": num_classes,
+        "search_space": {k: repr(v) for k, v in search_space.items()},
+    }
+    projects_dir = os.path.join(output_dir, "tune-projects")
+    project_name = project_name or (
+        f"{tuner}-{_fingerprint(model.encoder, train, settings)}"
+    )
+    tuner_obj = make_tuner(
+        tuner,
+        hypermodel,
+        directory=projects_dir,
+        project_name=project_name,
+        max_trials=max_trials,
+        objective="val_accuracy",
+        seed=seed,
+        overwrite=overwrite,
+        max_epochs=epochs,
+        progress=say,
+    )
+    project_dir = os.path.join(projects_dir, project_name)
+    run_dir = make_run_directory(output_dir, "tune")
+    done = len(tuner_obj.oracle.trials)
+    say(
+        f"Tuning: {tuner} search, {max_trials} trials of {epochs} epoch(s), "
+        f"{len(search_idx)} train / {len(val_idx)} validation examples, "
+        f"{num_classes} classes"
+    )
+    say(
+        f"Project (resumable): {project_dir}"
+        + (f" ({done} trial(s) already done)" if done else "")
+    )
+    keras_verbose = 1 if verbose >= 2 else 0
+    with _quiet_search():
+        tuner_obj.search(
+            x_train[search_idx],
+            y_train[search_idx],
+            validation_data=(x_train[val_idx], y_train[val_idx]),
+            epochs=epochs,
+            verbose=keras_verbose,
+        )
+
+    rows = trial_results(tuner_obj)
+    completed = [row for row in rows if row["score"] is not None]
+    names = [
+        n for n in hypermodel.space if any(n in r["hyperparameters"] for r in rows)
+    ]
+    lines = [
+        f"# Fine-tuning search: {tuner}",
+        "",
+        f"- model: `{model_name}`, dataset: `{_describe(dataset)}` "
+        f"({len(search_idx)} train / {len(val_idx)} validation, "
+        f"{num_classes} classes)",
+        f"- trials: {len(rows)} ({len(rows) - len(completed)} failed), "
+        f"{epochs} epoch(s) each; objective `val_accuracy`",
+        f"- keras-tuner project: `{project_dir}`",
+        f"- `trainable_layers`: top layers fine-tuned; 0 = head only, "
+        f"{hypermodel.num_blocks} = all",
+        "",
+        *_markdown_table(rows, names, hypermodel.num_blocks, "val_accuracy"),
+    ]
+    results_path = os.path.join(run_dir, "results.md")
+    write_lines(results_path, lines)
+    if not completed:
+        errors = "; ".join(sorted({row["error"] or row["status"] for row in rows}))
+        raise RuntimeError(
+            f"All {len(rows)} trial(s) failed, so there is no best model. "
+            f"Errors: {errors}. Trials: {results_path}"
+        )
+    best = tuner_obj.oracle.get_best_trials(1)[0]
+    best_values = hyperparameter_values(best)
+    write_json(os.path.join(run_dir, "best_hyperparameters.json"), best_values)
+
+    # Retrain the best on the whole training split; score on the test split.
+    retrain_epochs = int(best.hyperparameters.values.get("tuner/epochs", epochs))
+    say(
+        f"Best: trial {best.trial_id}, val_accuracy={best.score:.4f}; retraining "
+        f"on {len(y_train)} examples for {retrain_epochs} epoch(s) ..."
+    )
+    keras.backend.clear_session()
+    with _quiet_search():
+        classifier = hypermodel.build(best.hyperparameters)
+        hypermodel.fit(
+            best.hyperparameters,
+            classifier,
+            x_train,
+            y_train,
+            epochs=retrain_epochs,
+            verbose=keras_verbose,
+        )
+        test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
+        test_accuracy = float(
+            classifier.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
+        )
+    # Raw inputs in (uint8 images / strings), class names in the config.
+    task = TaskClassifier(
+        classifier,
+        preprocessor=model.preprocessor if is_text else None,
+        label_names=label_names,
+        name="task_classifier",
+    )
+    classifier_path = os.path.join(run_dir, "classifier.keras")
+    task.save(classifier_path)
+    lines += [
+        "",
+        f"Best trial {best.trial_id} retrained on the whole training split "
+        f"({len(y_train)} examples, {retrain_epochs} epoch(s)): test accuracy "
+        f"{test_accuracy:.4f} on {len(y_test)} examples.",
+    ]
+    write_lines(results_path, lines)
+    say(f"Test accuracy: {test_accuracy:.4f}")
+
+    result = {
+        "run_dir": run_dir,
+        "project_dir": project_dir,
+        "best_hyperparameters": best_values,
+        "best_trial": best.trial_id,
+        "val_accuracy": float(best.score),
+        "test_accuracy": test_accuracy,
+        "classifier_path": classifier_path,
+        "num_trials": len(rows),
+        "num_failed": len(rows) - len(completed),
+        "seconds": time.monotonic() - start,
+    }
+    if export_dir is not None:
+        result["export_path"] = versioned_export(
+            export_classifier, export_dir, export_name, "auto", classifier=task
+        )
+        say(f"Exported: {result['export_path']}")
+    else:
+        say(f"Export: keras-ssl export --model {classifier_path} --name <name>")
+    write_json(
+        os.path.join(run_dir, "tune.json"),
+        {
+            **result,
+            "tuner": tuner,
+            "dataset": _describe(dataset),
+            "max_trials": max_trials,
+            "num_train": len(y_train),
+            "num_test": len(y_test),
+            "retrain_epochs": retrain_epochs,
+            **settings,
+        },
+    )
+    return {**result, "model": task, "trials": rows}
