@@ -67,6 +67,11 @@ class SimCSE(TextSSLModel):
         seed: kept in the config for symmetry with the other models; the
             dropout noise comes from the encoder's own dropout layers (seed
             them with `keras.utils.set_random_seed` before building it).
+        augmenter: optional token-id layer applied to each copy of the batch
+            before encoding, so the views differ by more than dropout (e.g.
+            `RandomTokenDeletion(0.1, ...)` or `RandomSpanCrop`, with the
+            preprocessor's pad and special ids). `None`: dropout only, as in
+            the paper.
 
     Example:
 
@@ -80,6 +85,8 @@ class SimCSE(TextSSLModel):
         [Gao et al., 2021](https://arxiv.org/abs/2104.08821)
     """
 
+    _config_objects = ("encoder", "preprocessor", "augmenter")
+
     def __init__(
         self,
         encoder,
@@ -87,10 +94,17 @@ class SimCSE(TextSSLModel):
         temperature=0.05,
         projection_dim=None,
         seed=None,
+        augmenter=None,
         **kwargs,
     ):
         _check_temperature(temperature)
+        if augmenter is not None and not isinstance(augmenter, keras.layers.Layer):
+            raise ValueError(
+                "Argument `augmenter` must be None or a Keras layer on token "
+                f"ids. Received: augmenter of type {type(augmenter).__name__}"
+            )
         super().__init__(encoder, preprocessor, **kwargs)
+        self.augmenter = augmenter
         if projection_dim is not None and (
             not isinstance(projection_dim, int)
             or isinstance(projection_dim, bool)
@@ -124,7 +138,16 @@ class SimCSE(TextSSLModel):
     def encode_views(self, token_ids):
         """Two dropout views of every sentence: `(z_1, z_2)`, `(batch, dim)`."""
         batch = ops.shape(token_ids)[0]
-        doubled = ops.concatenate([token_ids, token_ids], axis=0)
+        if self.augmenter is None:
+            doubled = ops.concatenate([token_ids, token_ids], axis=0)
+        else:
+            doubled = ops.concatenate(
+                [
+                    self.augmenter(token_ids, training=True),
+                    self.augmenter(token_ids, training=True),
+                ],
+                axis=0,
+            )
         z = self.encoder(doubled, training=True)["pooled_output"]
         if self.projection is not None:
             z = self.projection(z)

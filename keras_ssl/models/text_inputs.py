@@ -201,5 +201,6 @@ class TextSSLModel(SSLModel):
     def from_config(cls, config):
         config = copy.deepcopy(config)
         for key in cls._config_objects:
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+            if key in config:  # optional objects may be absent in old files
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -295,3 +295,49 @@ def test_two_replicas_match_one_device(tmp_path):
             results["multi"][name], results["single"][name], rtol=1e-5
         )
     assert results["diff"] < 1e-5, results
+
+
+class TestSimCSEWithTokenAugmenter(TestCase):
+    def _deletion(self, preprocessor):
+        from keras_ssl.augmentation import RandomTokenDeletion
+
+        return RandomTokenDeletion(
+            0.3,
+            pad_token_id=preprocessor.pad_id,
+            special_token_ids=[preprocessor.cls_id, preprocessor.sep_id],
+            seed=3,
+        )
+
+    def test_views_differ_without_dropout(self, text_preprocessor, wordnet_ids):
+        model = tiny_simcse(
+            text_preprocessor,
+            dropout=0.0,
+            augmenter=self._deletion(text_preprocessor),
+        )
+        z_1, z_2 = model.encode_views(wordnet_ids[:8])
+        assert not np.allclose(np.asarray(z_1), np.asarray(z_2))
+        # Inference embeds the untouched sentence.
+        plain = tiny_simcse(text_preprocessor, dropout=0.0)
+        plain.set_weights(model.get_weights())
+        self.assert_allclose(model(wordnet_ids[:4]), plain(wordnet_ids[:4]))
+
+    def test_fit_and_keras_round_trip(self, text_preprocessor, wordnet_ids, tmp_path):
+        model = tiny_simcse(
+            text_preprocessor, augmenter=self._deletion(text_preprocessor)
+        )
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        history = model.fit(wordnet_ids[:16], batch_size=8, epochs=1, verbose=0)
+        assert set(history.history) == METRICS
+        restored = self.assert_keras_round_trip(model, wordnet_ids[:4], tmp_path)
+        assert type(restored.augmenter).__name__ == "RandomTokenDeletion"
+        assert restored.augmenter.rate == model.augmenter.rate
+
+    def test_bad_augmenter_raises(self, text_preprocessor):
+        with pytest.raises(ValueError, match="`augmenter`"):
+            tiny_simcse(text_preprocessor, augmenter="deletion")
+
+    def test_config_without_augmenter_key_loads(self, text_preprocessor):
+        # Files saved before the argument existed have no `augmenter` key.
+        config = tiny_simcse(text_preprocessor).get_config()
+        del config["augmenter"]
+        assert SimCSE.from_config(config).augmenter is None
