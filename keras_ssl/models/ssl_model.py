@@ -1,11 +1,14 @@
 """`SSLModel`: the one training loop every self-supervised method shares."""
 
 import copy
+import warnings
 
 import keras
 import tensorflow as tf
 from keras import ops
 from keras.src.losses.loss import scale_loss_for_distribution
+
+_SEED_STATE_KEY = "seed_generator_state_"
 
 
 def _replica_context():
@@ -162,6 +165,41 @@ class SSLModel(keras.Model):
     def test_step(self, data):
         _, loss_sum, count, outputs = self._objective(data, training=False)
         return self._update_trackers(loss_sum, count, outputs)
+
+    # Saving ---------------------------------------------------------------
+
+    def _seed_states(self):
+        return [v for v in self.variables if v.path.endswith("seed_generator_state")]
+
+    def save_own_variables(self, store):
+        """Also saves the state of every `SeedGenerator` in the model.
+
+        Keras saves weights and optimizer variables but not random-number
+        state; without it a reloaded model replays the augmentations and
+        masks of its first steps instead of continuing the sequence.
+        """
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"{_SEED_STATE_KEY}{i}"] = state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        own = {k: store[k] for k in keys if not k.startswith(_SEED_STATE_KEY)}
+        super().load_own_variables(own)
+        saved = [k for k in keys if k.startswith(_SEED_STATE_KEY)]
+        states = self._seed_states()
+        if not saved:  # a file written before seed states were saved
+            return
+        if len(saved) != len(states):
+            warnings.warn(
+                f"{type(self).__name__}: the file holds {len(saved)} random "
+                f"generator states, the model has {len(states)}; keeping fresh "
+                "ones (augmentations and masks restart from their seeds).",
+                stacklevel=2,
+            )
+            return
+        for i, state in enumerate(states):
+            state.assign(store[f"{_SEED_STATE_KEY}{i}"])
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__, so optimizers see all the
