@@ -121,7 +121,9 @@ def export_classifier(classifier, export_dir, preprocessor=None, label_names=Non
     - `classify_token_ids`: input `token_ids`, `int32 (batch,
       sequence_length)` made by the same preprocessor.
 
-    The prepared-input signatures use core TensorFlow ops only. To write the
+    The prepared-input signatures use core TensorFlow ops only (for a text
+    classifier the SavedModel as a whole still needs `tensorflow_text` to
+    load, because `serving_default` is in the same file). To write the
     TF Serving layout `base_dir/name/version/`, wrap the call in
     `versioned_export`.
 

@@ -69,7 +69,9 @@ def export_text_encoder(model_or_encoder, preprocessor=None, export_dir=None):
       `tf.saved_model.load`; a TF Serving build with TF Text ops).
     - `embed_token_ids`: input `token_ids`, `int32` of shape
       `(batch, sequence_length)`, ids already made by the same
-      preprocessor. Its graph uses core TensorFlow ops only.
+      preprocessor. Its graph uses core TensorFlow ops only, but it lives
+      in the same SavedModel as `serving_default`, so loading the folder
+      still needs the `tensorflow_text` ops registered.
 
     To write the TF Serving layout `base_dir/name/version/`, wrap the call
     in `versioned_export`.
