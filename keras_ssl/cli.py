@@ -164,6 +164,31 @@ def build_parser():
     _add_common(p)
 
     p = sub.add_parser(
+        "tune-pretraining",
+        help="label-free search over pretraining hyperparameters (keras-tuner)",
+    )
+    p.add_argument(
+        "--method",
+        default="simclr",
+        help="simclr | moco | byol | simsiam | barlow_twins | vicreg | triplet",
+    )
+    p.add_argument("--dataset", default="fashion_mnist")
+    p.add_argument(
+        "--objective", default="knn_accuracy", help="knn_accuracy | effective_rank"
+    )
+    p.add_argument("--tuner", default="random", help="random | bayesian")
+    p.add_argument("--max-trials", type=int, default=6)
+    p.add_argument("--steps", type=int, default=200, help="pretraining steps per trial")
+    p.add_argument(
+        "--labelled-size",
+        type=int,
+        default=2000,
+        help="labelled images for the kNN objective",
+    )
+    p.add_argument("--output-dir", default="runs")
+    _add_common(p)
+
+    p = sub.add_parser(
         "export", help="export an encoder or a fine-tuned classifier as a SavedModel"
     )
     p.add_argument(
@@ -267,6 +292,25 @@ def _run(args):
         print(f"Classifier: {result['classifier_path']}")
         if result.get("export_path"):
             print(f"Exported: {result['export_path']}")
+        return 0
+    if args.command == "tune-pretraining":
+        from keras_ssl.workflows.tune_pretraining import tune_pretraining
+
+        result = tune_pretraining(
+            args.method,
+            args.dataset,
+            objective=args.objective,
+            tuner=args.tuner,
+            max_trials=args.max_trials,
+            steps=args.steps,
+            output_dir=args.output_dir,
+            labelled_size=args.labelled_size,
+            seed=args.seed,
+        )
+        best = json.dumps(result["best_hyperparameters"], sort_keys=True)
+        print(f"\nBest hyperparameters: {best}")
+        print(f"{result['objective']}={result['best_score']:.4f}")
+        print(f"Results: {result['run_dir']}/results.md")
         return 0
     if args.command == "export":
         version = args.version

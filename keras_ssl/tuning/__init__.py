@@ -1,4 +1,4 @@
-"""keras-tuner search over fine-tuning hyperparameters.
+"""keras-tuner search over fine-tuning (and label-free pretraining) hyperparameters.
 
 Needs the `tuner` extra: `pip install keras-ssl[tuner]` (keras-tuner).
 """
@@ -16,6 +16,11 @@ from keras_ssl.tuning.fine_tune_hyper_model import (
     FineTuneHyperModel,
     count_blocks,
 )
+from keras_ssl.tuning.pretrain_hyper_model import (
+    PRETRAIN_METHODS,
+    PRETRAIN_OBJECTIVES,
+    PretrainHyperModel,
+)
 from keras_ssl.tuning.search import (
     TUNERS,
     check_tuner_name,
@@ -25,6 +30,9 @@ from keras_ssl.tuning.search import (
 
 __all__ = [
     "HYPERPARAMETER_NAMES",
+    "PRETRAIN_METHODS",
+    "PRETRAIN_OBJECTIVES",
+    "PretrainHyperModel",
     "TUNERS",
     "check_tuner_name",
     "FineTuneHyperModel",

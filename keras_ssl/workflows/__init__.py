@@ -10,6 +10,7 @@ from keras_ssl.workflows.export import export
 from keras_ssl.workflows.finetune import finetune
 from keras_ssl.workflows.pretrain import METHODS, pretrain
 from keras_ssl.workflows.tune import tune
+from keras_ssl.workflows.tune_pretraining import tune_pretraining
 
 __all__ = [
     "METHODS",
@@ -21,4 +22,5 @@ __all__ = [
     "load_ssl_model",
     "pretrain",
     "tune",
+    "tune_pretraining",
 ]

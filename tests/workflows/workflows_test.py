@@ -156,7 +156,8 @@ def test_pretrain_bad_data(tmp_path):
 
 
 def test_cli_help(capsys):
-    for command in ("pretrain", "probe", "finetune", "tune", "export", "demo"):
+    commands = ("pretrain", "probe", "finetune", "tune", "tune-pretraining")
+    for command in (*commands, "export", "demo"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

@@ -1,0 +1,422 @@
+"""A keras-tuner `HyperModel` that searches pretraining hyperparameters."""
+
+import difflib
+import math
+import numbers
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+
+from keras_ssl.augmentation import ViewAugmenter
+from keras_ssl.encoders import conv_encoder
+from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.knn_evaluate import knn_evaluate
+from keras_ssl.metrics.effective_rank import effective_rank
+from keras_ssl.models.two_view_model import TwoViewModel
+from keras_ssl.workflows.pretrain import IMAGE_METHODS, _schedule
+
+# The image methods that make two augmented views (so augmentation strength
+# means something); SimCLR and MoCo also have a softmax temperature.
+PRETRAIN_METHODS = tuple(
+    name
+    for name, cls in IMAGE_METHODS.items()
+    if isinstance(cls, type) and issubclass(cls, TwoViewModel)
+)
+TEMPERATURE_METHODS = ("simclr", "moco")
+PRETRAIN_OBJECTIVES = ("knn_accuracy", "effective_rank")
+
+# name -> (default spec, sampling). A scalar fixes the value, a list gives
+# the choices, a `(low, high)` tuple a range.
+_DEFAULT_SPACE = {
+    "learning_rate": ((1e-4, 1e-2), "log"),
+    "temperature": ((0.05, 0.5), "log"),
+    "crop_scale_min": ((0.08, 0.6), "linear"),
+    "jitter_strength": ((0.0, 0.8), "linear"),
+}
+_FLOAT_NAMES = tuple(_DEFAULT_SPACE)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_choice(name, value, choices):
+    """Raises a `ValueError` naming `name` and `choices` unless `value` is one."""
+    if not isinstance(value, str) or value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown {name}. Received: {name}={value!r}. Expected one of "
+            f"{list(choices)}.{hint}"
+        )
+
+
+class PretrainHyperModel(keras_tuner.HyperModel):
+    """Searches the pretraining hyperparameters of a two-view image method.
+
+    Every trial builds a fresh ConvNet encoder (`keras_ssl.encoders.
+    conv_encoder`, the same initial weights in every trial), wraps it in the
+    SSL method with a `ViewAugmenter` of the trial's strength, pretrains it
+    for a fixed number of `steps` on unlabelled images (AdamW, warm-up +
+    cosine schedule as in `keras_ssl.workflows.pretrain`) and then scores the
+    frozen encoder without fine-tuning:
+
+    - `objective="knn_accuracy"`: weighted kNN accuracy (k=`k`,
+      `keras_ssl.evaluation.knn_evaluate`) of a small labelled split: a bank
+      and a query set of labelled images, given to `fit` as `knn_data`.
+    - `objective="effective_rank"`: the effective rank (RankMe) of the
+      encoder's embeddings of held-out unlabelled images, given to `fit` as
+      `rank_images`. No labels are used at all.
+
+    `fit` returns a dict holding the objective (to maximise:
+    `keras_tuner.Objective(objective, "max")`, see `tuner_objective`), the
+    final pretraining `loss` and the other method metrics. A trial whose loss
+    or score is not finite is marked failed.
+
+    The search space (hyperparameter names as the tuner reports them):
+
+    - `learning_rate`: peak learning rate, log scale (default 1e-4 to 1e-2).
+    - `temperature`: softmax temperature, log scale (default 0.05 to 0.5);
+      SimCLR and MoCo only.
+    - `crop_scale_min`: lower bound of the random crop's area fraction
+      (`ViewAugmenter(crop_scale=(crop_scale_min, 1))`, default 0.08 to
+      0.6); smaller is stronger augmentation.
+    - `jitter_strength`: brightness and contrast jitter of the views
+      (`ViewAugmenter(brightness=s, contrast=s)`, default 0 to 0.8).
+    - `projection_dim`: size of the projection head's output; fixed at the
+      method's default unless given.
+
+    Each search-space argument narrows or fixes one hyperparameter: a single
+    value fixes it (`temperature=0.1`), a list gives the choices
+    (`projection_dim=[32, 64]`), a `(low, high)` tuple a range
+    (`learning_rate=(1e-3, 1e-2)`).
+
+    Args:
+        method: one of `PRETRAIN_METHODS` (`"simclr"`, `"byol"`,
+            `"simsiam"`, `"barlow_twins"`, `"vicreg"`, `"moco"`,
+            `"triplet"`).
+        image_shape: `(height, width, channels)` of the images.
+        objective: `"knn_accuracy"` or `"effective_rank"`.
+        steps: pretraining steps per trial.
+        batch_size: pretraining batch size.
+        widths: channels of the encoder's stages.
+        blocks_per_stage: residual blocks per encoder stage.
+        learning_rate, temperature, crop_scale_min, jitter_strength,
+            projection_dim: search space (see above); `None` keeps the
+            default.
+        k: neighbours of the kNN objective.
+        seed: seed of the weights, views and data order (the same in every
+            trial, so trials differ only in hyperparameters).
+        name: name of the hypermodel.
+        tunable: whether the hyperparameters are added to the search space.
+
+    Example:
+
+    >>> hypermodel = PretrainHyperModel("simclr", (28, 28, 1), steps=200)
+    >>> tuner = make_tuner("random", hypermodel, "runs/search", max_trials=6,
+    ...                    objective=hypermodel.tuner_objective)
+    >>> tuner.search(x_unlabelled, knn_data=(x_bank, y_bank, x_query, y_query))
+
+    Reference:
+        [Garrido et al., 2023 (RankMe)](https://arxiv.org/abs/2210.02885);
+        [Wu et al., 2018](https://arxiv.org/abs/1805.01978) (kNN monitor)
+    """
+
+    def __init__(
+        self,
+        method="simclr",
+        image_shape=(28, 28, 1),
+        objective="knn_accuracy",
+        steps=200,
+        batch_size=128,
+        widths=(32, 64, 128),
+        blocks_per_stage=0,
+        learning_rate=None,
+        temperature=None,
+        crop_scale_min=None,
+        jitter_strength=None,
+        projection_dim=None,
+        k=20,
+        seed=0,
+        name="pretrain",
+        tunable=True,
+    ):
+        super().__init__(name=name, tunable=tunable)
+        check_choice("method", method, PRETRAIN_METHODS)
+        check_choice("objective", objective, PRETRAIN_OBJECTIVES)
+        image_shape = tuple(image_shape)
+        if len(image_shape) != 3 or not all(_is_int(d) and d > 0 for d in image_shape):
+            raise ValueError(
+                "Argument `image_shape` must be (height, width, channels) of "
+                f"positive ints. Received: image_shape={image_shape!r}"
+            )
+        for arg, value in (("steps", steps), ("batch_size", batch_size), ("k", k)):
+            if not _is_int(value) or value < 1:
+                raise ValueError(
+                    f"Argument `{arg}` must be a positive int. Received: "
+                    f"{arg}={value!r}"
+                )
+        if temperature is not None and method not in TEMPERATURE_METHODS:
+            raise ValueError(
+                f"Argument `temperature` only applies to {list(TEMPERATURE_METHODS)}. "
+                f"Received: temperature={temperature!r} with method={method!r}"
+            )
+        self.method = method
+        self.image_shape = image_shape
+        self.objective = objective
+        self.steps = int(steps)
+        self.batch_size = int(batch_size)
+        self.widths = tuple(widths)
+        self.blocks_per_stage = blocks_per_stage
+        self.k = int(k)
+        self.seed = seed
+        # `make_tuner` checks the objective against these names.
+        self.metric_names = (objective, "loss")
+        given = {
+            "learning_rate": learning_rate,
+            "temperature": temperature,
+            "crop_scale_min": crop_scale_min,
+            "jitter_strength": jitter_strength,
+            "projection_dim": projection_dim,
+        }
+        if method not in TEMPERATURE_METHODS:
+            del given["temperature"]
+        self.space = {
+            name: spec
+            for name, value in given.items()
+            if (spec := self._spec(name, value)) is not None
+        }
+
+    @property
+    def tuner_objective(self):
+        """The `keras_tuner.Objective` to maximise."""
+        return keras_tuner.Objective(self.objective, "max")
+
+    # -- search space ------------------------------------------------------
+
+    def _check_value(self, name, value):
+        if name == "projection_dim":
+            ok, expected = _is_int(value) and value >= 1, "an int >= 1"
+        elif name in ("learning_rate", "temperature"):
+            ok = _is_real(value) and value > 0 and math.isfinite(value)
+            expected = "> 0"
+        elif name == "crop_scale_min":
+            ok, expected = _is_real(value) and 0 < value < 1, "in (0, 1)"
+        else:  # jitter_strength
+            ok, expected = _is_real(value) and 0 <= value <= 1, "in [0, 1]"
+        if not ok:
+            raise ValueError(
+                f"Argument `{name}` must be {expected}: one value, a list of "
+                f"choices or a (low, high) tuple of them. Received: {name}={value!r}"
+            )
+        return int(value) if name == "projection_dim" else float(value)
+
+    def _spec(self, name, value):
+        """`("fixed", v)`, `("choice", [...])`, `("range", low, high,
+        sampling)` or `None` (use the method's default)."""
+        if value is None:
+            if name == "projection_dim":
+                return None
+            (low, high), sampling = _DEFAULT_SPACE[name]
+            return ("range", low, high, sampling)
+        if isinstance(value, list):
+            if not value:
+                raise ValueError(
+                    f"Argument `{name}` must not be an empty list. Received: {name}=[]"
+                )
+            values = list(dict.fromkeys(self._check_value(name, v) for v in value))
+            return ("fixed", values[0]) if len(values) == 1 else ("choice", values)
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise ValueError(
+                    f"Argument `{name}` as a range must be a (low, high) tuple. "
+                    f"Received: {name}={value!r}"
+                )
+            low, high = (self._check_value(name, v) for v in value)
+            if not low < high:
+                raise ValueError(
+                    f"Argument `{name}` as a range must have low < high. "
+                    f"Received: {name}={value!r}"
+                )
+            if name == "projection_dim":
+                return ("range", low, high, "linear")
+            sampling = _DEFAULT_SPACE[name][1]
+            if sampling == "log" and low <= 0:  # pragma: no cover - checked above
+                raise ValueError(f"Argument `{name}` must be > 0. Received: {value!r}")
+            return ("range", low, high, sampling)
+        return ("fixed", self._check_value(name, value))
+
+    def declare(self, hp):
+        """Registers the search space in `hp`; returns this trial's values."""
+        values = {}
+        for name, spec in self.space.items():
+            if spec[0] == "fixed":
+                values[name] = hp.Fixed(name, spec[1])
+            elif spec[0] == "choice":
+                values[name] = hp.Choice(name, spec[1], ordered=True)
+            elif name == "projection_dim":
+                values[name] = hp.Int(name, spec[1], spec[2])
+            else:
+                values[name] = hp.Float(name, spec[1], spec[2], sampling=spec[3])
+        return values
+
+    def declare_hyperparameters(self, hp):
+        self.declare(hp)
+
+    # -- model -------------------------------------------------------------
+
+    def build(self, hp):
+        """A compiled SSL model on a freshly initialised encoder."""
+        values = self.declare(hp)
+        keras.utils.set_random_seed(self.seed)
+        encoder = conv_encoder(
+            self.image_shape,
+            widths=self.widths,
+            blocks_per_stage=self.blocks_per_stage,
+        )
+        strength = values["jitter_strength"]
+        augmenter = ViewAugmenter(
+            self.image_shape[:2],
+            crop_scale=(values["crop_scale_min"], 1.0),
+            brightness=strength,
+            contrast=strength,
+            seed=self.seed,
+        )
+        kwargs = {"augmenter": augmenter, "seed": self.seed}
+        if "projection_dim" in values:
+            kwargs["projection_dim"] = values["projection_dim"]
+        if "temperature" in values:
+            kwargs["temperature"] = values["temperature"]
+        if self.method == "byol":
+            kwargs["base_momentum"] = 0.9  # as `keras_ssl.workflows.pretrain`
+        if self.method in ("byol", "moco"):
+            kwargs["total_steps"] = self.steps
+        model = IMAGE_METHODS[self.method](encoder, **kwargs)
+        optimizer = keras.optimizers.AdamW(
+            _schedule(values["learning_rate"], self.steps, warmup_steps=200),
+            weight_decay=1e-4,
+        )
+        model.compile(optimizer=optimizer)
+        return model
+
+    # -- training and scoring ----------------------------------------------
+
+    def _check_images(self, x, name):
+        x = np.asarray(x)
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"Argument `{name}` must be images of shape (N, "
+                f"{', '.join(map(str, self.image_shape))}). "
+                f"Received: {name}.shape={x.shape}"
+            )
+        return x
+
+    def _features(self, model, x):
+        x = np.asarray(x)
+        x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+        return embed(model.encoder, x, batch_size=256)
+
+    def score(self, model, knn_data=None, rank_images=None):
+        """The objective of `model`'s encoder (a float; higher is better)."""
+        if self.objective == "knn_accuracy":
+            if knn_data is None or len(knn_data) != 4:
+                raise ValueError(
+                    "The knn_accuracy objective needs `knn_data=(x_bank, "
+                    "y_bank, x_query, y_query)` of labelled images. Received: "
+                    f"knn_data of type {type(knn_data).__name__}"
+                )
+            x_bank, y_bank, x_query, y_query = knn_data
+            x_bank = self._check_images(x_bank, "knn_data[0]")
+            x_query = self._check_images(x_query, "knn_data[2]")
+            features = (self._features(model, x_bank), self._features(model, x_query))
+            k = min(self.k, len(y_bank))
+            result = knn_evaluate(
+                None, None, y_bank, None, y_query, k=k, features=features
+            )
+            return float(result["accuracy"])
+        if rank_images is None:
+            raise ValueError(
+                "The effective_rank objective needs `rank_images`, held-out "
+                "unlabelled images. Received: rank_images=None"
+            )
+        rank_images = self._check_images(rank_images, "rank_images")
+        if len(rank_images) < 2:
+            raise ValueError(
+                "Argument `rank_images` must hold at least 2 images. "
+                f"Received: {len(rank_images)}"
+            )
+        return float(effective_rank(self._features(model, rank_images)))
+
+    def fit(
+        self,
+        hp,
+        model,
+        x,
+        knn_data=None,
+        rank_images=None,
+        callbacks=None,
+        verbose=0,
+        **kwargs,
+    ):
+        """Pretrains `model` for `steps` steps on the unlabelled images `x`
+        (uint8 or floats in [0, 1]), then scores its encoder.
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+            model: the model `build(hp)` returned.
+            x: unlabelled images `(N, *image_shape)`, `N >= batch_size`.
+            knn_data: `(x_bank, y_bank, x_query, y_query)` for the
+                `knn_accuracy` objective.
+            rank_images: held-out unlabelled images for the
+                `effective_rank` objective.
+            callbacks: Keras callbacks (the tuner's).
+            verbose: Keras verbosity of the pretraining.
+            **kwargs: ignored (e.g. `epochs` a tuner may pass: a trial is
+                always `steps` steps).
+
+        Returns:
+            dict with the objective, `loss` and the method's final metrics.
+        """
+        x = self._check_images(x, "x")
+        if len(x) < self.batch_size:
+            raise ValueError(
+                f"Argument `x` must hold at least batch_size={self.batch_size} "
+                f"images. Received: {len(x)} images"
+            )
+        # Checked before training, which a missing argument would waste.
+        if self.objective == "knn_accuracy" and knn_data is None:
+            self.score(model, knn_data=None)
+        if self.objective == "effective_rank" and rank_images is None:
+            self.score(model, rank_images=None)
+        train = (
+            tf.data.Dataset.from_tensor_slices(x)
+            .shuffle(min(len(x), 100_000), seed=self.seed)
+            .batch(self.batch_size, drop_remainder=True)
+            .repeat()
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        history = model.fit(
+            train,
+            epochs=1,
+            steps_per_epoch=self.steps,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+        final = {name: float(v[-1]) for name, v in history.history.items() if v}
+        if not all(math.isfinite(v) for v in final.values()):
+            raise keras_tuner.errors.FailedTrialError(
+                f"The pretraining loss became {final.get('loss')}."
+            )
+        value = self.score(model, knn_data=knn_data, rank_images=rank_images)
+        if not math.isfinite(value):
+            raise keras_tuner.errors.FailedTrialError(
+                f"The {self.objective} objective is {value}."
+            )
+        return {**final, self.objective: value}

@@ -1,0 +1,358 @@
+"""Label-free search over pretraining hyperparameters (keras-tuner)."""
+
+import hashlib
+import json
+import numbers
+import os
+import time
+
+import numpy as np
+
+from keras_ssl.datasets import LabeledData, load
+from keras_ssl.workflows.run_directory import (
+    make_run_directory,
+    write_json,
+    write_lines,
+)
+
+PRETRAIN_TUNERS = ("random", "bayesian")
+
+
+def _positive_int(name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(
+            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
+        )
+
+
+def _as_data(data, dataset, part):
+    if isinstance(data, str | os.PathLike):
+        data = load(data)
+    if not isinstance(data, LabeledData):
+        raise ValueError(
+            "Argument `dataset` must be a dataset name, a path, a LabeledData "
+            f"or an (unlabelled, held_out) pair of them. Received: "
+            f"dataset={dataset!r} giving {type(data).__name__} ({part})"
+        )
+    x = data.x
+    if x.dtype == object or x.ndim != 4:
+        raise ValueError(
+            "Pretraining search needs images of shape (N, height, width, "
+            f"channels). Received: dataset={dataset!r} ({part}) with "
+            f"x.shape={x.shape}, dtype={x.dtype}"
+        )
+    return data
+
+
+def _split_data(dataset, seed):
+    """`(pool, held_out)`: unlabelled pretraining images and a disjoint
+    held-out split (scored by the objective)."""
+    if isinstance(dataset, tuple | list) and len(dataset) == 2:
+        return (
+            _as_data(dataset[0], dataset, "unlabelled"),
+            _as_data(dataset[1], dataset, "held out"),
+        )
+    if isinstance(dataset, str) and dataset == "fashion_mnist":
+        return (
+            _as_data(load(dataset, split="train"), dataset, "train"),
+            _as_data(load(dataset, split="test"), dataset, "test"),
+        )
+    data = _as_data(dataset, dataset, "all")
+    order = np.random.default_rng(seed).permutation(len(data))
+    held = max(1, min(len(data) // 5, len(data) - 1))
+    take = lambda idx, suffix: LabeledData(  # noqa: E731
+        data.x[np.sort(idx)],
+        None if data.y is None else data.y[np.sort(idx)],
+        data.label_names,
+        f"{data.name}{suffix}",
+    )
+    return take(order[held:], "-pool"), take(order[:held], "-held-out")
+
+
+def _subset(data, n, seed):
+    return data if n >= len(data) else data.subset(n, seed=seed)
+
+
+def _describe(dataset):
+    if isinstance(dataset, tuple | list):
+        return " / ".join(_describe(part) for part in dataset)
+    if isinstance(dataset, LabeledData):
+        return dataset.name
+    return str(dataset)
+
+
+def _fingerprint(settings, *arrays):
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for array in arrays:
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def tune_pretraining(
+    method="simclr",
+    dataset="fashion_mnist",
+    objective="knn_accuracy",
+    tuner="random",
+    max_trials=6,
+    steps=200,
+    output_dir="runs",
+    labelled_size=2000,
+    seed=0,
+    batch_size=128,
+    unlabelled_size=None,
+    widths=(32, 64, 128),
+    search_space=None,
+    project_name=None,
+    overwrite=False,
+    verbose=1,
+):
+    """Searches pretraining hyperparameters with a label-free or small-label
+    objective.
+
+    Each trial (`keras_ssl.tuning.pretrain_hyper_model.PretrainHyperModel`)
+    pretrains a fresh encoder with `method` for `steps` steps on unlabelled
+    images, with its own learning rate, temperature (SimCLR / MoCo) and
+    augmentation strength (crop scale lower bound, colour-jitter strength),
+    then scores the frozen encoder:
+
+    - `"knn_accuracy"`: weighted 20-NN accuracy on a small labelled split
+      (`labelled_size` held-out images, 80% bank / 20% queries).
+    - `"effective_rank"`: effective rank (RankMe) of the encoder's
+      embeddings of `labelled_size` held-out images; no labels are read, so
+      the dataset may be unlabelled.
+
+    For `"fashion_mnist"` the training split is pretrained on and the test
+    split is held out; another dataset (a path or a `LabeledData`) is split
+    here (20% held out), or pass an `(unlabelled, held_out)` pair.
+
+    The search is resumable: its keras-tuner project lives in
+    `output_dir/tune-pretraining-projects/<method>-<objective>-<tuner>-
+    <fingerprint>/` (the fingerprint covers the data and the settings that
+    change what a trial means, not `max_trials`); running again with the same
+    arguments continues where it stopped. A failed trial is recorded and the
+    search goes on.
+
+    Each call writes `output_dir/tune-pretraining-<timestamp>/` with
+    `best_hyperparameters.json` (the values, which
+    `PretrainHyperModel(method, **values)` accepts to fix the space),
+    `results.md` (every trial, best first) and `tune_pretraining.json`.
+
+    Args:
+        method: a two-view image method (`PRETRAIN_METHODS`: `"simclr"`,
+            `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`, `"moco"`,
+            `"triplet"`).
+        dataset: `"fashion_mnist"`, an image folder, a `LabeledData` or an
+            `(unlabelled, held_out)` pair.
+        objective: `"knn_accuracy"` or `"effective_rank"`.
+        tuner: `"random"` or `"bayesian"`.
+        max_trials: trial budget.
+        steps: pretraining steps per trial.
+        output_dir: parent folder of the run directory and the projects.
+        labelled_size: size of the held-out split the objective uses.
+        seed: seed of the splits, the search and the training.
+        batch_size: pretraining batch size.
+        unlabelled_size: optional number of pretraining images (a random
+            subset).
+        widths: channels of the ConvNet encoder's stages.
+        search_space: optional dict of `PretrainHyperModel` search-space
+            arguments, e.g. `{"temperature": 0.1, "learning_rate": (1e-3,
+            1e-2)}`.
+        project_name: optional explicit keras-tuner project name.
+        overwrite: delete the project's earlier trials and start afresh.
+        verbose: 0 silent, 1 one line per trial, 2 also Keras progress bars.
+
+    Returns:
+        dict with `run_dir`, `project_dir`, `objective`, `best_score`,
+        `best_hyperparameters`, `best_trial`, `trials` (best first),
+        `num_trials`, `num_failed` and `seconds`.
+
+    Example:
+
+    >>> result = tune_pretraining("simclr", objective="effective_rank",
+    ...                           max_trials=8, steps=300)
+    >>> result["best_hyperparameters"]  # doctest: +SKIP
+    """
+    from keras_ssl.tuning import make_tuner, trial_results
+    from keras_ssl.tuning.pretrain_hyper_model import (
+        PRETRAIN_METHODS,
+        PRETRAIN_OBJECTIVES,
+        PretrainHyperModel,
+        check_choice,
+    )
+    from keras_ssl.tuning.search import hyperparameter_values
+    from keras_ssl.workflows.tune import _markdown_table, _quiet_search
+
+    check_choice("method", method, PRETRAIN_METHODS)
+    check_choice("objective", objective, PRETRAIN_OBJECTIVES)
+    check_choice("tuner", tuner, PRETRAIN_TUNERS)
+    for name, value in (
+        ("max_trials", max_trials),
+        ("steps", steps),
+        ("labelled_size", labelled_size),
+        ("batch_size", batch_size),
+    ):
+        _positive_int(name, value)
+    if unlabelled_size is not None:
+        _positive_int("unlabelled_size", unlabelled_size)
+    if search_space is not None and not isinstance(search_space, dict):
+        raise ValueError(
+            "Argument `search_space` must be a dict of PretrainHyperModel "
+            f"search-space arguments. Received: search_space={search_space!r}"
+        )
+    search_space = dict(search_space or {})
+    allowed = (
+        "learning_rate",
+        "temperature",
+        "crop_scale_min",
+        "jitter_strength",
+        "projection_dim",
+    )
+    unknown = sorted(map(str, set(search_space) - set(allowed)))
+    if unknown:
+        raise ValueError(
+            f"Unknown `search_space` keys {unknown}. Expected some of {list(allowed)}."
+        )
+    say = print if verbose else (lambda *a, **k: None)
+    start = time.monotonic()
+
+    pool, held = _split_data(dataset, seed)
+    if unlabelled_size is not None:
+        pool = _subset(pool, unlabelled_size, seed)
+    held = _subset(held, labelled_size, seed)
+    x_pool = pool.x  # labels of the pretraining pool are never read
+    if len(x_pool) < batch_size:
+        raise ValueError(
+            "Argument `batch_size` must not exceed the number of unlabelled "
+            f"images. Received: batch_size={batch_size} for {len(x_pool)} images"
+        )
+    image_shape = tuple(int(d) for d in x_pool.shape[1:])
+    if tuple(held.x.shape[1:]) != image_shape:
+        raise ValueError(
+            "The held-out images must have the shape of the unlabelled ones. "
+            f"Received: {tuple(held.x.shape[1:])} and {image_shape}"
+        )
+    fit_kwargs = {}
+    label_bytes = None
+    if objective == "knn_accuracy":
+        if held.y is None:
+            raise ValueError(
+                "The knn_accuracy objective needs labels on the held-out split. "
+                f"Received: dataset={_describe(dataset)!r} without labels; use "
+                "objective='effective_rank' for unlabelled data."
+            )
+        bank, query = held.split(test_fraction=0.2, seed=seed, stratify=True)
+        fit_kwargs["knn_data"] = (bank.x, bank.y, query.x, query.y)
+        label_bytes = held.y
+        split_text = f"{len(bank)} bank / {len(query)} query labelled images"
+    else:
+        fit_kwargs["rank_images"] = held.x  # images only: no labels
+        split_text = f"{len(held)} held-out unlabelled images"
+
+    hypermodel = PretrainHyperModel(
+        method,
+        image_shape,
+        objective=objective,
+        steps=steps,
+        batch_size=batch_size,
+        widths=tuple(widths),
+        seed=seed,
+        **search_space,
+    )
+    settings = {
+        "method": method,
+        "objective": objective,
+        "steps": steps,
+        "batch_size": batch_size,
+        "labelled_size": labelled_size,
+        "unlabelled_size": unlabelled_size,
+        "widths": list(widths),
+        "seed": seed,
+        "search_space": {k: repr(v) for k, v in sorted(search_space.items())},
+    }
+    projects_dir = os.path.join(output_dir, "tune-pretraining-projects")
+    project_name = project_name or (
+        f"{method}-{objective}-{tuner}-"
+        f"{_fingerprint(settings, x_pool, held.x, label_bytes)}"
+    )
+    tuner_obj = make_tuner(
+        tuner,
+        hypermodel,
+        directory=projects_dir,
+        project_name=project_name,
+        max_trials=max_trials,
+        objective=hypermodel.tuner_objective,
+        seed=seed,
+        overwrite=overwrite,
+        progress=say,
+    )
+    project_dir = os.path.join(projects_dir, project_name)
+    run_dir = make_run_directory(output_dir, "tune-pretraining")
+    done = len(tuner_obj.oracle.trials)
+    say(
+        f"Tuning pretraining: {method}, {tuner} search, {max_trials} trials of "
+        f"{steps} steps on {len(x_pool)} unlabelled images; objective "
+        f"{objective} on {split_text}"
+    )
+    say(
+        f"Project (resumable): {project_dir}"
+        + (f" ({done} trial(s) already done)" if done else "")
+    )
+    with _quiet_search():
+        tuner_obj.search(x_pool, verbose=1 if verbose >= 2 else 0, **fit_kwargs)
+
+    rows = trial_results(tuner_obj)
+    completed = [row for row in rows if row["score"] is not None]
+    names = [
+        n for n in hypermodel.space if any(n in r["hyperparameters"] for r in rows)
+    ]
+    lines = [
+        f"# Pretraining search: {method}, {tuner}",
+        "",
+        f"- dataset: `{_describe(dataset)}` ({len(x_pool)} unlabelled images; "
+        f"objective on {split_text})",
+        f"- trials: {len(rows)} ({len(rows) - len(completed)} failed), "
+        f"{steps} steps of batch {batch_size} each; objective `{objective}` "
+        "(higher is better)",
+        f"- keras-tuner project: `{project_dir}`",
+        "- `crop_scale_min`: lower bound of the crop's area fraction (smaller "
+        "is stronger); `jitter_strength`: brightness and contrast jitter",
+        "",
+        *_markdown_table(rows, names, None, objective),
+    ]
+    results_path = os.path.join(run_dir, "results.md")
+    write_lines(results_path, lines)
+    if not completed:
+        errors = "; ".join(sorted({row["error"] or row["status"] for row in rows}))
+        raise RuntimeError(
+            f"All {len(rows)} trial(s) failed, so there is no best setting. "
+            f"Errors: {errors}. Trials: {results_path}"
+        )
+    best = tuner_obj.oracle.get_best_trials(1)[0]
+    best_values = hyperparameter_values(best)
+    write_json(os.path.join(run_dir, "best_hyperparameters.json"), best_values)
+    say(f"Best: trial {best.trial_id}, {objective}={best.score:.4f} {best_values}")
+    result = {
+        "run_dir": run_dir,
+        "project_dir": project_dir,
+        "objective": objective,
+        "best_score": float(best.score),
+        "best_hyperparameters": best_values,
+        "best_trial": best.trial_id,
+        "num_trials": len(rows),
+        "num_failed": len(rows) - len(completed),
+        "seconds": time.monotonic() - start,
+    }
+    write_json(
+        os.path.join(run_dir, "tune_pretraining.json"),
+        {
+            **result,
+            **settings,
+            "tuner": tuner,
+            "dataset": _describe(dataset),
+            "max_trials": max_trials,
+            "num_unlabelled": len(x_pool),
+            "trials": rows,
+        },
+    )
+    return {**result, "trials": rows}
