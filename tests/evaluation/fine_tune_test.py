@@ -80,3 +80,14 @@ def test_only_the_chosen_layers_change(token_data, kwargs, expected):
     assert _changed(before, _weights_by_layer(tuned)) == expected
     assert _changed(before, _weights_by_layer(encoder)) == set()  # a copy
     assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_task_head_needs_two_classes(token_data):
+    from keras_ssl.evaluation import build_classifier
+
+    with pytest.raises(ValueError, match="num_classes.*>= 2"):
+        build_classifier(tiny_encoder(), 1)
+    x_train, _, x_test, _ = token_data
+    one_class = np.zeros(len(x_train), "int64")
+    with pytest.raises(ValueError, match="num_classes.*>= 2"):
+        fine_tune(tiny_encoder(), x_train, one_class, x_test, one_class[: len(x_test)])
