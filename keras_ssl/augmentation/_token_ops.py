@@ -68,3 +68,35 @@ def pack_left(token_ids, keep, pad_token_id):
     num_kept = ops.sum(ops.cast(keep, "int32"), axis=1, keepdims=True)
     pad = ops.cast(pad_token_id, token_ids.dtype)
     return ops.where(positions < num_kept, packed, pad)
+
+
+class TokenAugmentation(keras.layers.Layer):
+    """Base of the token-id augmentation layers: the shared `pad_token_id`,
+    `special_token_ids` and `seed` arguments, shape-preserving output specs
+    and `get_config` (the layer's own arguments, named in `_config_names`,
+    then the shared ones)."""
+
+    _config_names = ()
+
+    def _init_token_args(self, pad_token_id, special_token_ids, seed):
+        self.pad_token_id = check_id("pad_token_id", pad_token_id)
+        self.special_token_ids = check_special_ids(special_token_ids)
+        self._special_ids = sorted({*self.special_token_ids, self.pad_token_id})
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, token_ids, training=None):
+        return keras.KerasTensor(token_ids.shape, dtype=token_ids.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({name: getattr(self, name) for name in self._config_names})
+        config.update(
+            pad_token_id=self.pad_token_id,
+            special_token_ids=list(self.special_token_ids),
+            seed=self.seed,
+        )
+        return config

@@ -4,8 +4,7 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation._token_ops import (
-    check_id,
-    check_special_ids,
+    TokenAugmentation,
     check_token_ids,
     is_special,
     pack_left,
@@ -17,7 +16,7 @@ _EPSILON = 1e-4
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomSpanCrop(keras.layers.Layer):
+class RandomSpanCrop(TokenAugmentation):
     """Keeps one random contiguous span of the real tokens of each sequence.
 
     Works on int token ids of shape `(batch, length)` packed as
@@ -58,6 +57,8 @@ class RandomSpanCrop(keras.layers.Layer):
         [Gao et al., 2021](https://arxiv.org/abs/2104.08821)
     """
 
+    _config_names = ("min_fraction", "max_fraction")
+
     def __init__(
         self,
         min_fraction=0.5,
@@ -82,11 +83,7 @@ class RandomSpanCrop(keras.layers.Layer):
             )
         self.min_fraction = min_fraction
         self.max_fraction = max_fraction
-        self.pad_token_id = check_id("pad_token_id", pad_token_id)
-        self.special_token_ids = check_special_ids(special_token_ids)
-        self._special_ids = sorted({*self.special_token_ids, self.pad_token_id})
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._init_token_args(pad_token_id, special_token_ids, seed)
 
     def call(self, token_ids, training=True):
         token_ids = check_token_ids(token_ids)
@@ -124,20 +121,3 @@ class RandomSpanCrop(keras.layers.Layer):
             ops.logical_and(real, in_span),
         )
         return pack_left(token_ids, keep, self.pad_token_id)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, token_ids, training=None):
-        return keras.KerasTensor(token_ids.shape, dtype=token_ids.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            min_fraction=self.min_fraction,
-            max_fraction=self.max_fraction,
-            pad_token_id=self.pad_token_id,
-            special_token_ids=list(self.special_token_ids),
-            seed=self.seed,
-        )
-        return config

@@ -4,8 +4,7 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation._token_ops import (
-    check_id,
-    check_special_ids,
+    TokenAugmentation,
     check_token_ids,
     is_special,
     pack_left,
@@ -14,7 +13,7 @@ from keras_ssl.augmentation.validation import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomTokenDeletion(keras.layers.Layer):
+class RandomTokenDeletion(TokenAugmentation):
     """Deletes random tokens from packed token-id sequences.
 
     Works on int token ids of shape `(batch, length)` packed as
@@ -51,6 +50,8 @@ class RandomTokenDeletion(keras.layers.Layer):
         [Wei and Zou, 2019](https://arxiv.org/abs/1901.11196)
     """
 
+    _config_names = ("rate",)
+
     def __init__(self, rate=0.1, pad_token_id=0, special_token_ids=(), seed=None, **kw):
         super().__init__(**kw)
         rate = check_fraction("rate", rate)
@@ -59,11 +60,7 @@ class RandomTokenDeletion(keras.layers.Layer):
                 "Argument `rate` must be a number in [0, 1). Received: rate=1.0"
             )
         self.rate = rate
-        self.pad_token_id = check_id("pad_token_id", pad_token_id)
-        self.special_token_ids = check_special_ids(special_token_ids)
-        self._special_ids = sorted({*self.special_token_ids, self.pad_token_id})
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._init_token_args(pad_token_id, special_token_ids, seed)
 
     def call(self, token_ids, training=True):
         token_ids = check_token_ids(token_ids)
@@ -88,19 +85,3 @@ class RandomTokenDeletion(keras.layers.Layer):
         is_pad = token_ids == ops.cast(self.pad_token_id, token_ids.dtype)
         keep = ops.logical_not(ops.logical_or(delete, is_pad))
         return pack_left(token_ids, keep, self.pad_token_id)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, token_ids, training=None):
-        return keras.KerasTensor(token_ids.shape, dtype=token_ids.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            rate=self.rate,
-            pad_token_id=self.pad_token_id,
-            special_token_ids=list(self.special_token_ids),
-            seed=self.seed,
-        )
-        return config

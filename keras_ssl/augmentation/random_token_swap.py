@@ -7,8 +7,7 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation._token_ops import (
-    check_id,
-    check_special_ids,
+    TokenAugmentation,
     check_token_ids,
     is_special,
 )
@@ -16,7 +15,7 @@ from keras_ssl.augmentation.validation import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomTokenSwap(keras.layers.Layer):
+class RandomTokenSwap(TokenAugmentation):
     """Swaps random pairs of real tokens within each sequence.
 
     Works on int token ids of shape `(batch, length)` packed as
@@ -55,6 +54,8 @@ class RandomTokenSwap(keras.layers.Layer):
         [Wei and Zou, 2019](https://arxiv.org/abs/1901.11196)
     """
 
+    _config_names = ("num_swaps", "rate")
+
     def __init__(
         self,
         num_swaps=None,
@@ -86,11 +87,7 @@ class RandomTokenSwap(keras.layers.Layer):
             rate = check_fraction("rate", rate)
         self.num_swaps = num_swaps
         self.rate = rate
-        self.pad_token_id = check_id("pad_token_id", pad_token_id)
-        self.special_token_ids = check_special_ids(special_token_ids)
-        self._special_ids = sorted({*self.special_token_ids, self.pad_token_id})
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._init_token_args(pad_token_id, special_token_ids, seed)
 
     def call(self, token_ids, training=True):
         token_ids = check_token_ids(token_ids)
@@ -148,20 +145,3 @@ class RandomTokenSwap(keras.layers.Layer):
             return ops.where(active, swapped, ids)
 
         return ops.fori_loop(0, max_swaps, swap, token_ids)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, token_ids, training=None):
-        return keras.KerasTensor(token_ids.shape, dtype=token_ids.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_swaps=self.num_swaps,
-            rate=self.rate,
-            pad_token_id=self.pad_token_id,
-            special_token_ids=list(self.special_token_ids),
-            seed=self.seed,
-        )
-        return config

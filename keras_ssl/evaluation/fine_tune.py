@@ -78,6 +78,18 @@ def build_classifier(
     return keras.Model(inputs, logits, name="classifier")
 
 
+def warmup_cosine_schedule(learning_rate, total_steps, warmup_fraction):
+    """Linear warm-up to `learning_rate` over `warmup_fraction` of
+    `total_steps`, then cosine decay to 0."""
+    warmup = int(total_steps * warmup_fraction)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else learning_rate,
+        decay_steps=max(1, total_steps - warmup),
+        warmup_target=learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
 def freeze_below_top(encoder, k):
     """Freezes all but the top `k` weighted, non-normalisation layers.
 
@@ -376,13 +388,7 @@ def fine_tune(
     elif trainable_layers is not None and not freeze_encoder:
         freeze_below_top(copy, trainable_layers)
     steps = max(1, epochs * (len(x_train) // batch_size))
-    warmup = int(steps * warmup_fraction)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else learning_rate,
-        decay_steps=max(1, steps - warmup),
-        warmup_target=learning_rate if warmup else None,
-        warmup_steps=warmup,
-    )
+    schedule = warmup_cosine_schedule(learning_rate, steps, warmup_fraction)
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
     model.compile(
         optimizer=optimizer,

@@ -50,8 +50,9 @@ def check_classifier(classifier, name="classifier"):
     return int(out_shape[1])
 
 
-def check_label_names(label_names, num_classes):
-    """Returns `label_names` as a list of `num_classes` distinct strings, or None."""
+def check_label_names(label_names, num_classes, distinct=True):
+    """Returns `label_names` as a list of `num_classes` strings (distinct ones
+    unless `distinct=False`), or None."""
     if label_names is None:
         return None
     if isinstance(label_names, str) or not isinstance(
@@ -65,11 +66,12 @@ def check_label_names(label_names, num_classes):
     if (
         len(names) != num_classes
         or not all(isinstance(n, str) for n in names)
-        or len(set(names)) != len(names)
+        or (distinct and len(set(names)) != len(names))
     ):
         raise ValueError(
-            f"Argument `label_names` must hold {num_classes} distinct strings, "
-            f"one per class. Received: label_names={names!r}"
+            f"Argument `label_names` must hold {num_classes} "
+            f"{'distinct ' if distinct else ''}strings, one per class. "
+            f"Received: label_names={names!r}"
         )
     return [str(n) for n in names]
 

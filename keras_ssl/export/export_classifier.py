@@ -1,9 +1,9 @@
 """Export a fine-tuned image or text classifier as a SavedModel."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from keras_ssl.evaluation.task_classifier import check_label_names
 from keras_ssl.export._checks import as_float32, check_export_dir
 from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
 
@@ -23,25 +23,6 @@ def _num_classes(classifier):
     return int(out_shape[1])
 
 
-def _check_label_names(label_names, num_classes):
-    if label_names is None:
-        return None
-    if isinstance(label_names, str) or not isinstance(
-        label_names, list | tuple | np.ndarray
-    ):
-        raise ValueError(
-            "Argument `label_names` must be None or a list of strings, one per "
-            f"class. Received: label_names={label_names!r}"
-        )
-    names = list(label_names)
-    if len(names) != num_classes or not all(isinstance(n, str) for n in names):
-        raise ValueError(
-            f"Argument `label_names` must hold {num_classes} strings, one per "
-            f"class. Received: label_names={names!r}"
-        )
-    return names
-
-
 def _resolve(classifier, preprocessor, label_names):
     """Unwraps a `TaskClassifier`; returns `(model, preprocessor, label_names)`."""
     inner = getattr(classifier, "classifier", None)
@@ -59,7 +40,7 @@ def _resolve(classifier, preprocessor, label_names):
             f"{type(classifier).__name__}"
         )
     num_classes = _num_classes(classifier)
-    label_names = _check_label_names(label_names, num_classes)
+    label_names = check_label_names(label_names, num_classes, distinct=False)
     if preprocessor is not None and not isinstance(preprocessor, TextPreprocessor):
         raise ValueError(
             "Argument `preprocessor` must be None (image classifiers) or a "

@@ -1,14 +1,14 @@
 """A keras-tuner `HyperModel` that fine-tunes a pretrained encoder."""
 
 import math
-import numbers
 
 import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.evaluation.fine_tune import freeze_below_top
+from keras_ssl.evaluation.fine_tune import freeze_below_top, warmup_cosine_schedule
+from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
 
 _NORMS = (keras.layers.LayerNormalization, keras.layers.BatchNormalization)
 
@@ -31,14 +31,6 @@ HYPERPARAMETER_NAMES = (
     "head_units",
     "batch_size",
 )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def count_blocks(encoder):
@@ -140,12 +132,12 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
                 "Argument `encoder` must be a keras.Model. "
                 f"Received: encoder of type {type(encoder).__name__}"
             )
-        if not _is_int(num_classes) or num_classes < 2:
+        if not is_int(num_classes) or num_classes < 2:
             raise ValueError(
                 "Argument `num_classes` must be an int >= 2. "
                 f"Received: num_classes={num_classes!r}"
             )
-        if not _is_real(warmup_fraction) or not 0 <= warmup_fraction < 1:
+        if not is_real(warmup_fraction) or not 0 <= warmup_fraction < 1:
             raise ValueError(
                 "Argument `warmup_fraction` must be in [0, 1). "
                 f"Received: warmup_fraction={warmup_fraction!r}"
@@ -183,20 +175,20 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         if name == "trainable_layers":
             if value == "all":
                 return self.num_blocks
-            ok = _is_int(value) and 0 <= value <= self.num_blocks
+            ok = is_int(value) and 0 <= value <= self.num_blocks
             expected = f'an int in [0, {self.num_blocks}] or "all"'
         elif name in ("learning_rate", "weight_decay"):
-            ok = _is_real(value) and (value > 0 or name == "weight_decay")
+            ok = is_real(value) and (value > 0 or name == "weight_decay")
             ok = ok and value >= 0 and math.isfinite(value)
             expected = "> 0" if name == "learning_rate" else ">= 0"
         elif name == "dropout":
-            ok = _is_real(value) and 0 <= value < 1
+            ok = is_real(value) and 0 <= value < 1
             expected = "in [0, 1)"
         elif name == "head_units":
-            ok = _is_int(value) and value >= 0
+            ok = is_int(value) and value >= 0
             expected = "an int >= 0 (0: linear head)"
         else:  # batch_size
-            ok = _is_int(value) and value >= 1
+            ok = is_int(value) and value >= 1
             expected = "an int >= 1"
         if not ok:
             raise ValueError(
@@ -204,7 +196,7 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
                 f"choices or a (low, high) tuple of them. Received: "
                 f"{name}={value!r}"
             )
-        return int(value) if _is_int(value) else value
+        return int(value) if is_int(value) else value
 
     def _spec(self, name, value):
         """Normalises a user spec to `("fixed", v)`, `("choice", [...])` or
@@ -217,56 +209,31 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
             if name == "trainable_layers":
                 return ("choice", self._default_layers())
             return ("choice", list(_INT_SPACE[name]))
-        if isinstance(value, list):
-            if not value:
+
+        def check(v):
+            v = self._check_value(name, v)
+            return float(v) if name in _FLOAT_SPACE else v
+
+        spec = parse_spec(name, value, check)
+        if spec[0] != "range":
+            return spec
+        _, low, high = spec
+        if name in _FLOAT_SPACE:
+            if name == "weight_decay" and low == 0:
                 raise ValueError(
-                    f"Argument `{name}` must not be an empty list. Received: {name}=[]"
+                    "Argument `weight_decay` as a range is searched on a "
+                    "log scale, so its low end must be > 0. "
+                    f"Received: weight_decay={value!r}"
                 )
-            values = [self._check_value(name, v) for v in value]
-            values = list(dict.fromkeys(values))  # unique, in order
-            if name in _FLOAT_SPACE:
-                values = [float(v) for v in values]
-            return ("fixed", values[0]) if len(values) == 1 else ("choice", values)
-        if isinstance(value, tuple):
-            if len(value) != 2:
-                raise ValueError(
-                    f"Argument `{name}` as a range must be a (low, high) "
-                    f"tuple. Received: {name}={value!r}"
-                )
-            low, high = (self._check_value(name, v) for v in value)
-            if not low < high:
-                raise ValueError(
-                    f"Argument `{name}` as a range must have low < high. "
-                    f"Received: {name}={value!r}"
-                )
-            if name in _FLOAT_SPACE:
-                if name == "weight_decay" and low == 0:
-                    raise ValueError(
-                        "Argument `weight_decay` as a range is searched on a "
-                        "log scale, so its low end must be > 0. "
-                        f"Received: weight_decay={value!r}"
-                    )
-                sampling = _FLOAT_SPACE[name][1]
-                return ("range", float(low), float(high), sampling, None)
-            return ("range", int(low), int(high), "linear", None)
-        value = self._check_value(name, value)
-        return ("fixed", float(value) if name in _FLOAT_SPACE else value)
+            sampling = _FLOAT_SPACE[name][1]
+            return ("range", float(low), float(high), sampling, None)
+        return ("range", int(low), int(high), "linear", None)
 
     def declare(self, hp):
         """Registers the search space in `hp`; returns this trial's values."""
         values = {}
         for name, spec in self.space.items():
-            kind = spec[0]
-            if kind == "fixed":
-                values[name] = hp.Fixed(name, spec[1])
-            elif kind == "choice":
-                values[name] = hp.Choice(name, spec[1], ordered=True)
-            elif name in _FLOAT_SPACE:
-                _, low, high, sampling, step = spec
-                values[name] = hp.Float(name, low, high, step=step, sampling=sampling)
-            else:
-                _, low, high, _, _ = spec
-                values[name] = hp.Int(name, low, high)
+            values[name] = declare_spec(hp, name, spec, name in _FLOAT_SPACE)
         return values
 
     def declare_hyperparameters(self, hp):
@@ -329,13 +296,7 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
 
     def schedule(self, learning_rate, total_steps):
         """Linear warm-up to `learning_rate`, then cosine decay to 0."""
-        warmup = int(total_steps * self.warmup_fraction)
-        return keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup else learning_rate,
-            decay_steps=max(1, total_steps - warmup),
-            warmup_target=learning_rate if warmup else None,
-            warmup_steps=warmup,
-        )
+        return warmup_cosine_schedule(learning_rate, total_steps, self.warmup_fraction)
 
     # -- training ----------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 import difflib
 import math
-import numbers
 
 import keras
 import keras_tuner
@@ -15,6 +14,7 @@ from keras_ssl.evaluation.embed import embed
 from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 from keras_ssl.metrics.effective_rank import effective_rank
 from keras_ssl.models.two_view_model import TwoViewModel
+from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
 from keras_ssl.workflows.pretrain import IMAGE_METHODS, _schedule
 
 # The image methods that make two augmented views (so augmentation strength
@@ -36,14 +36,6 @@ _DEFAULT_SPACE = {
     "jitter_strength": ((0.0, 0.8), "linear"),
 }
 _FLOAT_NAMES = tuple(_DEFAULT_SPACE)
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def check_choice(name, value, choices):
@@ -151,13 +143,13 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         check_choice("method", method, PRETRAIN_METHODS)
         check_choice("objective", objective, PRETRAIN_OBJECTIVES)
         image_shape = tuple(image_shape)
-        if len(image_shape) != 3 or not all(_is_int(d) and d > 0 for d in image_shape):
+        if len(image_shape) != 3 or not all(is_int(d) and d > 0 for d in image_shape):
             raise ValueError(
                 "Argument `image_shape` must be (height, width, channels) of "
                 f"positive ints. Received: image_shape={image_shape!r}"
             )
         for arg, value in (("steps", steps), ("batch_size", batch_size), ("k", k)):
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(
                     f"Argument `{arg}` must be a positive int. Received: "
                     f"{arg}={value!r}"
@@ -202,14 +194,14 @@ class PretrainHyperModel(keras_tuner.HyperModel):
 
     def _check_value(self, name, value):
         if name == "projection_dim":
-            ok, expected = _is_int(value) and value >= 1, "an int >= 1"
+            ok, expected = is_int(value) and value >= 1, "an int >= 1"
         elif name in ("learning_rate", "temperature"):
-            ok = _is_real(value) and value > 0 and math.isfinite(value)
+            ok = is_real(value) and value > 0 and math.isfinite(value)
             expected = "> 0"
         elif name == "crop_scale_min":
-            ok, expected = _is_real(value) and 0 < value < 1, "in (0, 1)"
+            ok, expected = is_real(value) and 0 < value < 1, "in (0, 1)"
         else:  # jitter_strength
-            ok, expected = _is_real(value) and 0 <= value <= 1, "in [0, 1]"
+            ok, expected = is_real(value) and 0 <= value <= 1, "in [0, 1]"
         if not ok:
             raise ValueError(
                 f"Argument `{name}` must be {expected}: one value, a list of "
@@ -225,45 +217,22 @@ class PretrainHyperModel(keras_tuner.HyperModel):
                 return None
             (low, high), sampling = _DEFAULT_SPACE[name]
             return ("range", low, high, sampling)
-        if isinstance(value, list):
-            if not value:
-                raise ValueError(
-                    f"Argument `{name}` must not be an empty list. Received: {name}=[]"
-                )
-            values = list(dict.fromkeys(self._check_value(name, v) for v in value))
-            return ("fixed", values[0]) if len(values) == 1 else ("choice", values)
-        if isinstance(value, tuple):
-            if len(value) != 2:
-                raise ValueError(
-                    f"Argument `{name}` as a range must be a (low, high) tuple. "
-                    f"Received: {name}={value!r}"
-                )
-            low, high = (self._check_value(name, v) for v in value)
-            if not low < high:
-                raise ValueError(
-                    f"Argument `{name}` as a range must have low < high. "
-                    f"Received: {name}={value!r}"
-                )
-            if name == "projection_dim":
-                return ("range", low, high, "linear")
-            sampling = _DEFAULT_SPACE[name][1]
-            if sampling == "log" and low <= 0:  # pragma: no cover - checked above
-                raise ValueError(f"Argument `{name}` must be > 0. Received: {value!r}")
-            return ("range", low, high, sampling)
-        return ("fixed", self._check_value(name, value))
+        spec = parse_spec(name, value, lambda v: self._check_value(name, v))
+        if spec[0] != "range":
+            return spec
+        _, low, high = spec
+        if name == "projection_dim":
+            return ("range", low, high, "linear")
+        sampling = _DEFAULT_SPACE[name][1]
+        if sampling == "log" and low <= 0:  # pragma: no cover - checked above
+            raise ValueError(f"Argument `{name}` must be > 0. Received: {value!r}")
+        return ("range", low, high, sampling)
 
     def declare(self, hp):
         """Registers the search space in `hp`; returns this trial's values."""
         values = {}
         for name, spec in self.space.items():
-            if spec[0] == "fixed":
-                values[name] = hp.Fixed(name, spec[1])
-            elif spec[0] == "choice":
-                values[name] = hp.Choice(name, spec[1], ordered=True)
-            elif name == "projection_dim":
-                values[name] = hp.Int(name, spec[1], spec[2])
-            else:
-                values[name] = hp.Float(name, spec[1], spec[2], sampling=spec[3])
+            values[name] = declare_spec(hp, name, spec, name != "projection_dim")
         return values
 
     def declare_hyperparameters(self, hp):

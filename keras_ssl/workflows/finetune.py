@@ -80,6 +80,19 @@ def load_labelled(dataset, test_fraction=0.2, seed=0):
     return data.split(test_fraction=test_fraction, seed=seed, stratify=True)
 
 
+def class_labels(train, test):
+    """`(num_classes, label_names)` of a train/test pair; `label_names` is
+    None unless the names are usable as one distinct name per class."""
+    label_names = train.label_names
+    num_classes = int(max(train.y.max(), test.y.max()) + 1)
+    if label_names is not None:
+        num_classes = max(num_classes, len(label_names))
+        label_names = [str(n) for n in label_names]
+        if len(label_names) != num_classes or len(set(label_names)) != num_classes:
+            label_names = None  # not usable as one name per class
+    return num_classes, label_names
+
+
 def _prepare(model, data, name):
     """Images → float32 in [0, 1]; texts → token ids with the model's tokenizer."""
     preprocessor = getattr(model, "preprocessor", None)
@@ -236,13 +249,7 @@ def finetune(
     x_test = _prepare(model, test, "test")
     batch_size = batch_size or (64 if is_text else 128)
     learning_rate = learning_rate or (3e-3 if is_text else 1e-3)
-    label_names = train.label_names
-    num_classes = int(max(train.y.max(), test.y.max()) + 1)
-    if label_names is not None:
-        num_classes = max(num_classes, len(label_names))
-        label_names = [str(n) for n in label_names]
-        if len(label_names) != num_classes or len(set(label_names)) != num_classes:
-            label_names = None  # not usable as one name per class
+    num_classes, label_names = class_labels(train, test)
     if num_classes < 2:
         raise ValueError(
             "Fine-tuning needs at least 2 classes. Received: labels of "

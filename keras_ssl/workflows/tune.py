@@ -1,15 +1,12 @@
 """Tuning workflow: keras-tuner search over fine-tuning hyperparameters."""
 
-import contextlib
 import difflib
 import hashlib
 import inspect
 import json
-import logging
 import numbers
 import os
 import time
-import warnings
 
 import keras
 import numpy as np
@@ -20,23 +17,17 @@ from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import export_classifier, versioned_export
 from keras_ssl.export.versioned_export import _check_name as check_export_name
 from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows.evaluate import load_ssl_model
-from keras_ssl.workflows.finetune import load_labelled
-from keras_ssl.workflows.pretrain import tokenize
-from keras_ssl.workflows.run_directory import (
-    make_run_directory,
-    write_json,
-    write_lines,
+from keras_ssl.workflows._search_run import (
+    describe,
+    positive_int,
+    quiet_search,
+    start_search,
+    write_search_results,
 )
-
-
-def _positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
-        )
+from keras_ssl.workflows.evaluate import load_ssl_model
+from keras_ssl.workflows.finetune import class_labels, load_labelled
+from keras_ssl.workflows.pretrain import tokenize
+from keras_ssl.workflows.run_directory import write_json, write_lines
 
 
 def _prepare(model, data, is_text, name):
@@ -68,53 +59,6 @@ def _fingerprint(encoder, train, settings):
         digest.update(np.ascontiguousarray(train.x).tobytes())
     digest.update(np.ascontiguousarray(train.y).tobytes())
     return digest.hexdigest()[:12]
-
-
-@contextlib.contextmanager
-def _quiet_search():
-    """Hides per-trial noise: tf.function retracing (each trial is a new
-    model) and Hyperband's warning that a resumed trial's optimizer state is
-    not reloaded (the schedule restarts by design)."""
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message="Skipping variable loading for optimizer"
-            )
-            yield
-    finally:
-        tf_logger.setLevel(level)
-
-
-def _describe(dataset):
-    if isinstance(dataset, tuple | list):
-        return " / ".join(_describe(part) for part in dataset)
-    if isinstance(dataset, LabeledData):
-        return dataset.name
-    return str(dataset)
-
-
-def _markdown_table(rows, names, num_blocks, objective):
-    from keras_ssl.tuning.search import format_value
-
-    header = ["rank", "trial", *names, objective, "status"]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-    ]
-    for rank, row in enumerate(rows, 1):
-        hp = row["hyperparameters"]
-        cells = [
-            str(rank) if row["score"] is not None else "-",
-            row["trial"],
-            *(format_value(n, hp[n], num_blocks) if n in hp else "-" for n in names),
-            "-" if row["score"] is None else f"{row['score']:.4f}",
-            row["status"].lower() + (f": {row['error']}" if row["error"] else ""),
-        ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return lines
 
 
 def tune(
@@ -206,19 +150,13 @@ def tune(
     ...               tuner="bayesian", max_trials=20, train_size=10000)
     >>> result["best_hyperparameters"], result["test_accuracy"]  # doctest: +SKIP
     """
-    from keras_ssl.tuning import (
-        FineTuneHyperModel,
-        check_tuner_name,
-        make_tuner,
-        trial_results,
-    )
-    from keras_ssl.tuning.search import hyperparameter_values
+    from keras_ssl.tuning import FineTuneHyperModel, check_tuner_name
 
     check_tuner_name(tuner)
-    _positive_int("max_trials", max_trials)
-    _positive_int("epochs", epochs)
-    _positive_int("train_size", train_size, allow_none=True)
-    _positive_int("test_size", test_size, allow_none=True)
+    positive_int("max_trials", max_trials)
+    positive_int("epochs", epochs)
+    positive_int("train_size", train_size, allow_none=True)
+    positive_int("test_size", test_size, allow_none=True)
     if isinstance(validation_split, bool) or not (
         isinstance(validation_split, numbers.Real) and 0 < validation_split < 1
     ):
@@ -264,17 +202,11 @@ def tune(
         train = train.subset(train_size, seed=seed)
     if test_size is not None and test_size < len(test):
         test = test.subset(test_size, seed=seed)
-    num_classes = int(max(train.y.max(), test.y.max()) + 1)
-    label_names = train.label_names
-    if label_names is not None:
-        num_classes = max(num_classes, len(label_names))
-        label_names = [str(n) for n in label_names]
-        if len(label_names) != num_classes or len(set(label_names)) != num_classes:
-            label_names = None  # not usable as one name per class
+    num_classes, label_names = class_labels(train, test)
     if num_classes < 2:
         raise ValueError(
             "Tuning a classifier needs at least 2 classes. Received: labels of "
-            f"{num_classes} class in dataset={_describe(dataset)!r}"
+            f"{num_classes} class in dataset={describe(dataset)!r}"
         )
     # Indices of the stratified validation part of the training split.
     index = LabeledData(np.arange(len(train)), train.y)
@@ -296,36 +228,27 @@ def tune(
         "num_classes": num_classes,
         "search_space": {k: repr(v) for k, v in search_space.items()},
     }
-    projects_dir = os.path.join(output_dir, "tune-projects")
     project_name = project_name or (
         f"{tuner}-{_fingerprint(model.encoder, train, settings)}"
     )
-    tuner_obj = make_tuner(
+    tuner_obj, project_dir, run_dir = start_search(
         tuner,
         hypermodel,
-        directory=projects_dir,
-        project_name=project_name,
+        output_dir,
+        "tune",
+        project_name,
+        f"Tuning: {tuner} search, {max_trials} trials of {epochs} epoch(s), "
+        f"{len(search_idx)} train / {len(val_idx)} validation examples, "
+        f"{num_classes} classes",
+        say,
         max_trials=max_trials,
         objective="val_accuracy",
         seed=seed,
         overwrite=overwrite,
         max_epochs=epochs,
-        progress=say,
-    )
-    project_dir = os.path.join(projects_dir, project_name)
-    run_dir = make_run_directory(output_dir, "tune")
-    done = len(tuner_obj.oracle.trials)
-    say(
-        f"Tuning: {tuner} search, {max_trials} trials of {epochs} epoch(s), "
-        f"{len(search_idx)} train / {len(val_idx)} validation examples, "
-        f"{num_classes} classes"
-    )
-    say(
-        f"Project (resumable): {project_dir}"
-        + (f" ({done} trial(s) already done)" if done else "")
     )
     keras_verbose = 1 if verbose >= 2 else 0
-    with _quiet_search():
+    with quiet_search():
         tuner_obj.search(
             x_train[search_idx],
             y_train[search_idx],
@@ -334,36 +257,33 @@ def tune(
             verbose=keras_verbose,
         )
 
-    rows = trial_results(tuner_obj)
-    completed = [row for row in rows if row["score"] is not None]
-    names = [
-        n for n in hypermodel.space if any(n in r["hyperparameters"] for r in rows)
-    ]
-    lines = [
-        f"# Fine-tuning search: {tuner}",
-        "",
-        f"- model: `{model_name}`, dataset: `{_describe(dataset)}` "
-        f"({len(search_idx)} train / {len(val_idx)} validation, "
-        f"{num_classes} classes)",
-        f"- trials: {len(rows)} ({len(rows) - len(completed)} failed), "
-        f"{epochs} epoch(s) each; objective `val_accuracy`",
-        f"- keras-tuner project: `{project_dir}`",
-        f"- `trainable_layers`: top layers fine-tuned; 0 = head only, "
-        f"{hypermodel.num_blocks} = all",
-        "",
-        *_markdown_table(rows, names, hypermodel.num_blocks, "val_accuracy"),
-    ]
-    results_path = os.path.join(run_dir, "results.md")
-    write_lines(results_path, lines)
-    if not completed:
-        errors = "; ".join(sorted({row["error"] or row["status"] for row in rows}))
-        raise RuntimeError(
-            f"All {len(rows)} trial(s) failed, so there is no best model. "
-            f"Errors: {errors}. Trials: {results_path}"
-        )
-    best = tuner_obj.oracle.get_best_trials(1)[0]
-    best_values = hyperparameter_values(best)
-    write_json(os.path.join(run_dir, "best_hyperparameters.json"), best_values)
+    results = write_search_results(
+        tuner_obj,
+        hypermodel,
+        run_dir,
+        lambda num_trials, num_failed: [
+            f"# Fine-tuning search: {tuner}",
+            "",
+            f"- model: `{model_name}`, dataset: `{describe(dataset)}` "
+            f"({len(search_idx)} train / {len(val_idx)} validation, "
+            f"{num_classes} classes)",
+            f"- trials: {num_trials} ({num_failed} failed), "
+            f"{epochs} epoch(s) each; objective `val_accuracy`",
+            f"- keras-tuner project: `{project_dir}`",
+            f"- `trainable_layers`: top layers fine-tuned; 0 = head only, "
+            f"{hypermodel.num_blocks} = all",
+            "",
+        ],
+        hypermodel.num_blocks,
+        "val_accuracy",
+        "model",
+    )
+    rows, lines, results_path = (
+        results["rows"],
+        results["lines"],
+        results["results_path"],
+    )
+    best, best_values = results["best"], results["best_values"]
 
     # Retrain the best on the whole training split; score on the test split.
     retrain_epochs = int(best.hyperparameters.values.get("tuner/epochs", epochs))
@@ -372,7 +292,7 @@ def tune(
         f"on {len(y_train)} examples for {retrain_epochs} epoch(s) ..."
     )
     keras.backend.clear_session()
-    with _quiet_search():
+    with quiet_search():
         classifier = hypermodel.build(best.hyperparameters)
         hypermodel.fit(
             best.hyperparameters,
@@ -413,7 +333,7 @@ def tune(
         "test_accuracy": test_accuracy,
         "classifier_path": classifier_path,
         "num_trials": len(rows),
-        "num_failed": len(rows) - len(completed),
+        "num_failed": results["num_failed"],
         "seconds": time.monotonic() - start,
     }
     if export_dir is not None:
@@ -428,7 +348,7 @@ def tune(
         {
             **result,
             "tuner": tuner,
-            "dataset": _describe(dataset),
+            "dataset": describe(dataset),
             "max_trials": max_trials,
             "num_train": len(y_train),
             "num_test": len(y_test),

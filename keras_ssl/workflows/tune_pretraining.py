@@ -2,27 +2,22 @@
 
 import hashlib
 import json
-import numbers
 import os
 import time
 
 import numpy as np
 
 from keras_ssl.datasets import LabeledData, load
-from keras_ssl.workflows.run_directory import (
-    make_run_directory,
-    write_json,
-    write_lines,
+from keras_ssl.workflows._search_run import (
+    describe,
+    positive_int,
+    quiet_search,
+    start_search,
+    write_search_results,
 )
+from keras_ssl.workflows.run_directory import write_json
 
 PRETRAIN_TUNERS = ("random", "bayesian")
-
-
-def _positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
-        )
 
 
 def _as_data(data, dataset, part):
@@ -71,14 +66,6 @@ def _split_data(dataset, seed):
 
 def _subset(data, n, seed):
     return data if n >= len(data) else data.subset(n, seed=seed)
-
-
-def _describe(dataset):
-    if isinstance(dataset, tuple | list):
-        return " / ".join(_describe(part) for part in dataset)
-    if isinstance(dataset, LabeledData):
-        return dataset.name
-    return str(dataset)
 
 
 def _fingerprint(settings, *arrays):
@@ -173,15 +160,12 @@ def tune_pretraining(
     ...                           max_trials=8, steps=300)
     >>> result["best_hyperparameters"]  # doctest: +SKIP
     """
-    from keras_ssl.tuning import make_tuner, trial_results
     from keras_ssl.tuning.pretrain_hyper_model import (
         PRETRAIN_METHODS,
         PRETRAIN_OBJECTIVES,
         PretrainHyperModel,
         check_choice,
     )
-    from keras_ssl.tuning.search import hyperparameter_values
-    from keras_ssl.workflows.tune import _markdown_table, _quiet_search
 
     check_choice("method", method, PRETRAIN_METHODS)
     check_choice("objective", objective, PRETRAIN_OBJECTIVES)
@@ -192,9 +176,9 @@ def tune_pretraining(
         ("labelled_size", labelled_size),
         ("batch_size", batch_size),
     ):
-        _positive_int(name, value)
+        positive_int(name, value)
     if unlabelled_size is not None:
-        _positive_int("unlabelled_size", unlabelled_size)
+        positive_int("unlabelled_size", unlabelled_size)
     if search_space is not None and not isinstance(search_space, dict):
         raise ValueError(
             "Argument `search_space` must be a dict of PretrainHyperModel "
@@ -238,7 +222,7 @@ def tune_pretraining(
         if held.y is None:
             raise ValueError(
                 "The knn_accuracy objective needs labels on the held-out split. "
-                f"Received: dataset={_describe(dataset)!r} without labels; use "
+                f"Received: dataset={describe(dataset)!r} without labels; use "
                 "objective='effective_rank' for unlabelled data."
             )
         bank, query = held.split(test_fraction=0.2, seed=seed, stratify=True)
@@ -270,67 +254,54 @@ def tune_pretraining(
         "seed": seed,
         "search_space": {k: repr(v) for k, v in sorted(search_space.items())},
     }
-    projects_dir = os.path.join(output_dir, "tune-pretraining-projects")
     project_name = project_name or (
         f"{method}-{objective}-{tuner}-"
         f"{_fingerprint(settings, x_pool, held.x, label_bytes)}"
     )
-    tuner_obj = make_tuner(
+    tuner_obj, project_dir, run_dir = start_search(
         tuner,
         hypermodel,
-        directory=projects_dir,
-        project_name=project_name,
+        output_dir,
+        "tune-pretraining",
+        project_name,
+        f"Tuning pretraining: {method}, {tuner} search, {max_trials} trials of "
+        f"{steps} steps on {len(x_pool)} unlabelled images; objective "
+        f"{objective} on {split_text}",
+        say,
         max_trials=max_trials,
         objective=hypermodel.tuner_objective,
         seed=seed,
         overwrite=overwrite,
-        progress=say,
     )
-    project_dir = os.path.join(projects_dir, project_name)
-    run_dir = make_run_directory(output_dir, "tune-pretraining")
-    done = len(tuner_obj.oracle.trials)
-    say(
-        f"Tuning pretraining: {method}, {tuner} search, {max_trials} trials of "
-        f"{steps} steps on {len(x_pool)} unlabelled images; objective "
-        f"{objective} on {split_text}"
-    )
-    say(
-        f"Project (resumable): {project_dir}"
-        + (f" ({done} trial(s) already done)" if done else "")
-    )
-    with _quiet_search():
+    with quiet_search():
         tuner_obj.search(x_pool, verbose=1 if verbose >= 2 else 0, **fit_kwargs)
 
-    rows = trial_results(tuner_obj)
-    completed = [row for row in rows if row["score"] is not None]
-    names = [
-        n for n in hypermodel.space if any(n in r["hyperparameters"] for r in rows)
-    ]
-    lines = [
-        f"# Pretraining search: {method}, {tuner}",
-        "",
-        f"- dataset: `{_describe(dataset)}` ({len(x_pool)} unlabelled images; "
-        f"objective on {split_text})",
-        f"- trials: {len(rows)} ({len(rows) - len(completed)} failed), "
-        f"{steps} steps of batch {batch_size} each; objective `{objective}` "
-        "(higher is better)",
-        f"- keras-tuner project: `{project_dir}`",
-        "- `crop_scale_min`: lower bound of the crop's area fraction (smaller "
-        "is stronger); `jitter_strength`: brightness and contrast jitter",
-        "",
-        *_markdown_table(rows, names, None, objective),
-    ]
-    results_path = os.path.join(run_dir, "results.md")
-    write_lines(results_path, lines)
-    if not completed:
-        errors = "; ".join(sorted({row["error"] or row["status"] for row in rows}))
-        raise RuntimeError(
-            f"All {len(rows)} trial(s) failed, so there is no best setting. "
-            f"Errors: {errors}. Trials: {results_path}"
-        )
-    best = tuner_obj.oracle.get_best_trials(1)[0]
-    best_values = hyperparameter_values(best)
-    write_json(os.path.join(run_dir, "best_hyperparameters.json"), best_values)
+    results = write_search_results(
+        tuner_obj,
+        hypermodel,
+        run_dir,
+        lambda num_trials, num_failed: [
+            f"# Pretraining search: {method}, {tuner}",
+            "",
+            f"- dataset: `{describe(dataset)}` ({len(x_pool)} unlabelled images; "
+            f"objective on {split_text})",
+            f"- trials: {num_trials} ({num_failed} failed), "
+            f"{steps} steps of batch {batch_size} each; objective `{objective}` "
+            "(higher is better)",
+            f"- keras-tuner project: `{project_dir}`",
+            "- `crop_scale_min`: lower bound of the crop's area fraction (smaller "
+            "is stronger); `jitter_strength`: brightness and contrast jitter",
+            "",
+        ],
+        None,
+        objective,
+        "setting",
+    )
+    rows, best, best_values = (
+        results["rows"],
+        results["best"],
+        results["best_values"],
+    )
     say(f"Best: trial {best.trial_id}, {objective}={best.score:.4f} {best_values}")
     result = {
         "run_dir": run_dir,
@@ -340,7 +311,7 @@ def tune_pretraining(
         "best_hyperparameters": best_values,
         "best_trial": best.trial_id,
         "num_trials": len(rows),
-        "num_failed": len(rows) - len(completed),
+        "num_failed": results["num_failed"],
         "seconds": time.monotonic() - start,
     }
     write_json(
@@ -349,7 +320,7 @@ def tune_pretraining(
             **result,
             **settings,
             "tuner": tuner,
-            "dataset": _describe(dataset),
+            "dataset": describe(dataset),
             "max_trials": max_trials,
             "num_unlabelled": len(x_pool),
             "trials": rows,
