@@ -64,6 +64,33 @@ LEXNAMES = [
 _POS_LETTER = {"noun": b"n", "verb": b"v", "adj": b"a", "adv": b"r"}
 
 
+def find_data_dir(parts, data_dir=None):
+    """The first candidate folder holding `data.<part>` for every part.
+
+    Raises FileNotFoundError listing the folders searched and how to get
+    the data.
+    """
+    candidates = _paths.candidate_dirs(data_dir, ENV_VAR, DEFAULT_DIRS)
+    directory = next(
+        (
+            d
+            for _, d in candidates
+            if d and all(os.path.isfile(os.path.join(d, f"data.{p}")) for p in parts)
+        ),
+        None,
+    )
+    if directory is None:
+        raise FileNotFoundError(
+            f"Could not find the WordNet data files "
+            f"({', '.join(f'data.{p}' for p in parts)}). Searched:\n"
+            f"{_paths.searched_list(candidates)}\n"
+            "To get the data, run `apt-get install wordnet-base` (Debian/Ubuntu), "
+            f"or set {ENV_VAR} to a directory holding the WordNet 3.0 `data.*` "
+            "files (or pass `data_dir=`)."
+        )
+    return directory
+
+
 def load_wordnet(split="all", pos=None, data_dir=None):
     """Loads WordNet 3.0 glosses labelled by their semantic field.
 
@@ -104,24 +131,7 @@ def load_wordnet(split="all", pos=None, data_dir=None):
             f"Expected one of {list(SPLITS)}."
         )
     parts = _normalize_pos(pos)
-    candidates = _paths.candidate_dirs(data_dir, ENV_VAR, DEFAULT_DIRS)
-    directory = next(
-        (
-            d
-            for _, d in candidates
-            if d and all(os.path.isfile(os.path.join(d, f"data.{p}")) for p in parts)
-        ),
-        None,
-    )
-    if directory is None:
-        raise FileNotFoundError(
-            f"Could not find the WordNet data files "
-            f"({', '.join(f'data.{p}' for p in parts)}). Searched:\n"
-            f"{_paths.searched_list(candidates)}\n"
-            "To get the data, run `apt-get install wordnet-base` (Debian/Ubuntu), "
-            f"or set {ENV_VAR} to a directory holding the WordNet 3.0 `data.*` "
-            "files (or pass `data_dir=`)."
-        )
+    directory = find_data_dir(parts, data_dir)
 
     files = [os.path.join(directory, f"data.{p}") for p in parts]
     parsed = [

@@ -5,7 +5,7 @@ import numbers
 import os
 import re
 
-from keras_ssl.datasets import _paths, wordnet
+from keras_ssl.datasets import wordnet
 
 # Adjective lemmas may carry a syntactic marker: "outback(a)", "galore(ip)".
 _MARKER = re.compile(r"\((?:a|p|ip)\)$")
@@ -58,24 +58,7 @@ def wordnet_synonyms(data_dir=None, pos=None, max_synonyms=8):
             f"Received: max_synonyms={max_synonyms!r}"
         )
     parts = wordnet._normalize_pos(pos)
-    candidates = _paths.candidate_dirs(data_dir, wordnet.ENV_VAR, wordnet.DEFAULT_DIRS)
-    directory = next(
-        (
-            d
-            for _, d in candidates
-            if d and all(os.path.isfile(os.path.join(d, f"data.{p}")) for p in parts)
-        ),
-        None,
-    )
-    if directory is None:
-        raise FileNotFoundError(
-            f"Could not find the WordNet data files "
-            f"({', '.join(f'data.{p}' for p in parts)}). Searched:\n"
-            f"{_paths.searched_list(candidates)}\n"
-            "To get the data, run `apt-get install wordnet-base` (Debian/Ubuntu), "
-            f"or set {wordnet.ENV_VAR} to a directory holding the WordNet 3.0 `data.*` "
-            "files (or pass `data_dir=`)."
-        )
+    directory = wordnet.find_data_dir(parts, data_dir)
 
     # word -> {synonym: number of shared synsets}, in order of first sight.
     shared = {}

@@ -1,20 +1,11 @@
 """A small GPT-style (decoder-only) Transformer built from keras-hub layers."""
 
-import numbers
-
 import keras
 import keras_hub
 from keras import ops
 
+from keras_ssl.encoders._checks import check_transformer_arguments
 from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
-
-
-def _check_int(name, value, minimum):
-    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not is_int or value < minimum:
-        raise ValueError(
-            f"Argument `{name}` must be an int >= {minimum}. Received: {name}={value!r}"
-        )
 
 
 def transformer_decoder(
@@ -72,35 +63,16 @@ def transformer_decoder(
         [Radford et al., 2018](https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf),
         [Radford et al., 2019](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
     """
-    for arg, value in (
-        ("vocabulary_size", vocabulary_size),
-        ("sequence_length", sequence_length),
-        ("hidden_dim", hidden_dim),
-        ("num_layers", num_layers),
-        ("num_heads", num_heads),
-        ("intermediate_dim", intermediate_dim),
-    ):
-        _check_int(arg, value, 1)
-    if hidden_dim % num_heads:
-        raise ValueError(
-            "Argument `hidden_dim` must be divisible by `num_heads`. "
-            f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
-        )
-    if (
-        not isinstance(dropout, numbers.Real)
-        or isinstance(dropout, bool)
-        or not 0 <= dropout < 1
-    ):
-        raise ValueError(
-            "Argument `dropout` must be a number in [0, 1). "
-            f"Received: dropout={dropout!r}"
-        )
-    _check_int("pad_token_id", pad_token_id, 0)
-    if pad_token_id >= vocabulary_size:
-        raise ValueError(
-            "Argument `pad_token_id` must be < `vocabulary_size`. Received: "
-            f"pad_token_id={pad_token_id}, vocabulary_size={vocabulary_size}"
-        )
+    check_transformer_arguments(
+        vocabulary_size,
+        sequence_length,
+        hidden_dim,
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        dropout,
+        pad_token_id,
+    )
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     padding_mask = ops.not_equal(token_ids, pad_token_id)
     # GPT-2's initialisation: small embeddings keep the initial (tied)

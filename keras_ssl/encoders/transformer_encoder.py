@@ -4,6 +4,7 @@ import keras
 import keras_hub
 from keras import ops
 
+from keras_ssl.encoders._checks import check_transformer_arguments
 from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
 
 
@@ -56,22 +57,16 @@ def transformer_encoder(
     Reference:
         [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
-    for arg, v in (
-        ("vocabulary_size", vocabulary_size),
-        ("sequence_length", sequence_length),
-        ("hidden_dim", hidden_dim),
-        ("num_layers", num_layers),
-        ("num_heads", num_heads),
-    ):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(
-                f"Argument `{arg}` must be an int >= 1. Received: {arg}={v!r}"
-            )
-    if hidden_dim % num_heads:
-        raise ValueError(
-            "Argument `hidden_dim` must be divisible by `num_heads`. "
-            f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
-        )
+    check_transformer_arguments(
+        vocabulary_size,
+        sequence_length,
+        hidden_dim,
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        dropout,
+        pad_token_id,
+    )
     token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
     padding_mask = ops.not_equal(token_ids, pad_token_id)
     x = keras_hub.layers.TokenAndPositionEmbedding(
