@@ -3,11 +3,26 @@
 import argparse
 import json
 import logging
+import os
 import sys
+
+from keras_ssl.cli_config import apply_config, load_config_file, resolved_options
 
 
 def _add_common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="JSON or YAML file of option values (keys as the flags, e.g. "
+        "batch_size or batch-size); flags given on the command line override it",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved configuration as JSON and exit without running",
+    )
     p.add_argument(
         "--debug", action="store_true", help="show full tracebacks on errors"
     )
@@ -76,11 +91,13 @@ def _run_finetune(args):
         seed=args.seed,
     )
     keys = ("accuracy", "val_accuracy", "val_loss", "epochs_run", "best_epoch")
-    print(f"\nSummary: {json.dumps({k: result[k] for k in keys}, sort_keys=True)}")
-    print(f"Classifier: {result['model_path']}")
-    print(f"TensorBoard: tensorboard --logdir {result['log_dir']}")
-    print(f"Export: keras-ssl export --model {result['model_path']} --name <name>")
-    return 0
+    return {
+        "metrics": {k: result[k] for k in keys},
+        "run_dir": result["run_dir"],
+        "Classifier": result["model_path"],
+        "TensorBoard": f"tensorboard --logdir {result['log_dir']}",
+        "Next": f"keras-ssl export --model {result['model_path']} --name <name>",
+    }
 
 
 def build_parser():
@@ -133,7 +150,12 @@ def build_parser():
             default=None,
             help="labelled data (default: fashion_mnist / wordnet_nouns)",
         )
-        p.add_argument("--log-dir", default=None, help="TensorBoard folder")
+        p.add_argument(
+            "--log-dir",
+            default=None,
+            help="TensorBoard folder (default: logs/ in the run directory)",
+        )
+        p.add_argument("--output-dir", default="runs")
         _add_common(p)
 
     _add_finetune_parser(sub)
@@ -220,137 +242,279 @@ def _json_object(flag, text):
     return value
 
 
-def _run(args):
+def _numbers(result):
+    return {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, float | int) and not isinstance(v, bool)
+    }
+
+
+def _run_pretrain(args):
+    from keras_ssl import workflows
+
+    result = workflows.pretrain(
+        method=args.method,
+        dataset=args.dataset,
+        output_dir=args.output_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        steps_per_epoch=args.steps_per_epoch,
+        time_budget=args.time_budget,
+        strategy=args.strategy,
+        seed=args.seed,
+        model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
+    )
+    return {
+        "metrics": _numbers(result),
+        "run_dir": result["run_dir"],
+        "Model": result["model_path"],
+        "TensorBoard": f"tensorboard --logdir {result['log_dir']}",
+        "Next": f"keras-ssl probe --model {result['model_path']}",
+    }
+
+
+def _run_probe(args):
     from keras_ssl import workflows
     from keras_ssl.evaluation import format_results_table
     from keras_ssl.tokenizers import TextPreprocessor
+    from keras_ssl.workflows.run_directory import make_run_directory, write_json
 
-    if args.command == "pretrain":
-        result = workflows.pretrain(
-            method=args.method,
-            dataset=args.dataset,
-            output_dir=args.output_dir,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            steps_per_epoch=args.steps_per_epoch,
-            time_budget=args.time_budget,
-            strategy=args.strategy,
-            seed=args.seed,
-            model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
-        )
-        metrics = {
-            k: v
-            for k, v in result.items()
-            if isinstance(v, float | int) and not isinstance(v, bool)
-        }
-        print(f"\nSummary: {json.dumps(metrics, sort_keys=True)}")
-        print(f"Model: {result['model_path']}")
-        print(f"TensorBoard: tensorboard --logdir {result['log_dir']}")
-        return 0
-    if args.command in ("probe", "evaluate"):
-        model = workflows.load_ssl_model(args.model)
-        if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
-            rows = workflows.evaluate_text(
-                model,
-                args.dataset or "wordnet_nouns",
-                log_dir=args.log_dir,
-                seed=args.seed,
-            )
-        else:
-            rows = workflows.evaluate_images(
-                model,
-                args.dataset or "fashion_mnist",
-                log_dir=args.log_dir,
-                seed=args.seed,
-            )
-        print(format_results_table(rows))
-        return 0
-    if args.command == "finetune":
-        return _run_finetune(args)
-    if args.command == "tune":
-        from keras_ssl.workflows.tune import tune
+    model = workflows.load_ssl_model(args.model)
+    run_dir = make_run_directory(args.output_dir, "probe")
+    log_dir = args.log_dir or os.path.join(run_dir, "logs")
+    if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
+        evaluate, default = workflows.evaluate_text, "wordnet_nouns"
+    else:
+        evaluate, default = workflows.evaluate_images, "fashion_mnist"
+    rows = evaluate(model, args.dataset or default, log_dir=log_dir, seed=args.seed)
+    table = format_results_table(rows)
+    print(table)
+    write_json(os.path.join(run_dir, "results.json"), rows)
+    with open(os.path.join(run_dir, "results.md"), "w", encoding="utf-8") as f:
+        f.write(table + "\n")
+    return {
+        "run_dir": run_dir,
+        "Results": os.path.join(run_dir, "results.json"),
+        "TensorBoard": f"tensorboard --logdir {log_dir}",
+    }
 
-        result = tune(
-            args.model,
-            args.dataset,
-            tuner=args.tuner,
-            max_trials=args.max_trials,
-            epochs=args.epochs,
-            output_dir=args.output_dir,
-            seed=args.seed,
-            export_dir=args.export_dir,
-            train_size=args.train_size,
-        )
-        best = json.dumps(result["best_hyperparameters"], sort_keys=True)
-        print(f"\nBest hyperparameters: {best}")
-        print(
-            f"val_accuracy={result['val_accuracy']:.4f} "
-            f"test_accuracy={result['test_accuracy']:.4f}"
-        )
-        print(f"Results: {result['run_dir']}/results.md")
-        print(f"Classifier: {result['classifier_path']}")
-        if result.get("export_path"):
-            print(f"Exported: {result['export_path']}")
-        return 0
-    if args.command == "tune-pretraining":
-        from keras_ssl.workflows.tune_pretraining import tune_pretraining
 
-        result = tune_pretraining(
-            args.method,
-            args.dataset,
-            objective=args.objective,
-            tuner=args.tuner,
-            max_trials=args.max_trials,
-            steps=args.steps,
-            output_dir=args.output_dir,
-            labelled_size=args.labelled_size,
-            seed=args.seed,
-        )
-        best = json.dumps(result["best_hyperparameters"], sort_keys=True)
-        print(f"\nBest hyperparameters: {best}")
-        print(f"{result['objective']}={result['best_score']:.4f}")
-        print(f"Results: {result['run_dir']}/results.md")
-        return 0
-    if args.command == "export":
-        version = args.version
-        if version != "auto":
-            try:
-                version = int(version)
-            except ValueError:
-                raise ValueError(
-                    "Argument `--version` must be a positive integer or 'auto'. "
-                    f"Received: --version={version!r}"
-                ) from None
-        path = workflows.export(args.model, args.name, args.base_dir, version)
-        print(f"Exported: {path}")
-        print(f"Inspect: saved_model_cli show --dir {path} --all")
-        return 0
-    if args.command == "demo":
-        from keras_ssl.workflows.demo import run_demo
+def _run_tune(args):
+    from keras_ssl.workflows.tune import tune
 
-        run_demo(
-            output_dir=args.output_dir,
-            export_dir=args.export_dir,
-            image_seconds=args.image_seconds,
-            text_seconds=args.text_seconds,
-            seed=args.seed,
+    result = tune(
+        args.model,
+        args.dataset,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        output_dir=args.output_dir,
+        seed=args.seed,
+        export_dir=args.export_dir,
+        train_size=args.train_size,
+    )
+    summary = {
+        "metrics": {
+            "val_accuracy": result["val_accuracy"],
+            "test_accuracy": result["test_accuracy"],
+        },
+        "Best hyperparameters": json.dumps(
+            result["best_hyperparameters"], sort_keys=True
+        ),
+        "run_dir": result["run_dir"],
+        "Results": os.path.join(result["run_dir"], "results.md"),
+        "Classifier": result["classifier_path"],
+    }
+    if result.get("export_path"):
+        summary["Exported"] = result["export_path"]
+    return summary
+
+
+def _run_tune_pretraining(args):
+    from keras_ssl.workflows.tune_pretraining import tune_pretraining
+
+    result = tune_pretraining(
+        args.method,
+        args.dataset,
+        objective=args.objective,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        steps=args.steps,
+        output_dir=args.output_dir,
+        labelled_size=args.labelled_size,
+        seed=args.seed,
+    )
+    return {
+        "metrics": {result["objective"]: result["best_score"]},
+        "Best hyperparameters": json.dumps(
+            result["best_hyperparameters"], sort_keys=True
+        ),
+        "run_dir": result["run_dir"],
+        "Results": os.path.join(result["run_dir"], "results.md"),
+    }
+
+
+def _run_export(args):
+    from keras_ssl import workflows
+
+    version = args.version
+    if version != "auto":
+        try:
+            version = int(version)
+        except ValueError:
+            raise ValueError(
+                "Argument `--version` must be a positive integer or 'auto'. "
+                f"Received: --version={version!r}"
+            ) from None
+    path = workflows.export(args.model, args.name, args.base_dir, version)
+    return {
+        "Exported": path,
+        "Inspect": f"saved_model_cli show --dir {path} --all",
+    }
+
+
+def _run_demo(args):
+    from keras_ssl.workflows.demo import run_demo
+
+    run_demo(
+        output_dir=args.output_dir,
+        export_dir=args.export_dir,
+        image_seconds=args.image_seconds,
+        text_seconds=args.text_seconds,
+        seed=args.seed,
+    )
+    return {}
+
+
+_COMMANDS = {
+    "pretrain": _run_pretrain,
+    "probe": _run_probe,
+    "evaluate": _run_probe,
+    "finetune": _run_finetune,
+    "tune": _run_tune,
+    "tune-pretraining": _run_tune_pretraining,
+    "export": _run_export,
+    "demo": _run_demo,
+}
+
+
+def _print_summary(summary):
+    if not summary:
+        return
+    print("")
+    if "metrics" in summary:
+        print(f"Summary: {json.dumps(summary['metrics'], sort_keys=True)}")
+    if "run_dir" in summary:
+        print(f"Run directory: {summary['run_dir']} (config, metrics, logs)")
+    for key, value in summary.items():
+        if key not in ("metrics", "run_dir"):
+            print(f"{key}: {value}")
+
+
+class _Records(logging.Handler):
+    """Keeps the run's log lines so they can be written into its run dir."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
-        return 0
-    raise AssertionError(args.command)
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+def _write_run_files(run_dir, argv, args, records):
+    from keras_ssl.workflows.run_directory import write_json, write_lines
+
+    write_json(
+        os.path.join(run_dir, "command.json"),
+        {"argv": ["keras-ssl", *argv], "options": resolved_options(args)},
+    )
+    write_lines(
+        os.path.join(run_dir, "run.log"),
+        ["$ keras-ssl " + " ".join(argv), *records.lines],
+    )
+
+
+def _dry_run(args):
+    options = {"command": args.command, **resolved_options(args)}
+    if args.command == "pretrain":  # catch what is checkable without data
+        from keras_ssl.workflows.pretrain import check_method
+
+        check_method(args.method)
+        options["model_kwargs"] = _json_object("--model-kwargs", args.model_kwargs)
+    print(json.dumps(options, indent=2, sort_keys=True))
+    return 0
+
+
+def _command_of(parser, argv):
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command, sub.choices.get(command)
+
+
+def _config_path(argv):
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _fail(command, error, debug):
+    if debug:
+        raise error
+    message = str(error).strip().replace("\n", " ") or type(error).__name__
+    known = (ValueError, FileNotFoundError, FileExistsError, RuntimeError)
+    if not isinstance(error, known):
+        message = f"unexpected {type(error).__name__}: {message}"
+    print(f"keras-ssl {command}: error: {message}", file=sys.stderr)
+    print("(run again with --debug for the full traceback)", file=sys.stderr)
+    return 2
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    command, sub_parser = _command_of(parser, argv)
+    path = _config_path(argv)
+    if sub_parser is not None and path is not None:
+        try:
+            apply_config(sub_parser, command, load_config_file(path))
+        except (ValueError, FileNotFoundError) as e:
+            return _fail(command, e, "--debug" in argv)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if args.dry_run:
+        try:
+            return _dry_run(args)
+        except ValueError as e:
+            return _fail(args.command, e, args.debug)
+    records = _Records()
+    package_logger = logging.getLogger("keras_ssl")
+    package_logger.addHandler(records)
+    previous_level = package_logger.level
+    if package_logger.getEffectiveLevel() > logging.INFO:
+        package_logger.setLevel(logging.INFO)
     try:
-        return _run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        if args.debug:
-            raise
-        print(f"keras-ssl {args.command}: error: {e}", file=sys.stderr)
-        print("(run again with --debug for the full traceback)", file=sys.stderr)
-        return 2
+        summary = _COMMANDS[args.command](args)
+        if summary.get("run_dir"):
+            _write_run_files(summary["run_dir"], argv, args, records)
+        _print_summary(summary)
+        return 0
+    except KeyboardInterrupt:
+        print(f"keras-ssl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # one clear line, the traceback with --debug
+        return _fail(args.command, e, args.debug)
+    finally:
+        package_logger.removeHandler(records)
+        package_logger.setLevel(previous_level)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,165 @@
+"""The command line: config files, --dry-run, run directories, one-line errors."""
+
+import json
+import os
+import re
+
+import pytest
+
+from keras_ssl import cli
+from keras_ssl.cli import main
+
+
+def dry_run(capsys, *argv):
+    assert main([*argv, "--dry-run"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def error_of(capsys, *argv):
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("(run again with --debug")
+    return lines[0]
+
+
+def test_dry_run_prints_the_resolved_defaults(capsys):
+    options = dry_run(capsys, "pretrain")
+    assert options["command"] == "pretrain"
+    assert options["method"] == "simclr"
+    assert options["epochs"] == 5
+    assert options["model_kwargs"] == {}
+    assert "dry_run" not in options and "config" not in options
+
+
+def test_json_config_sets_options_and_flags_override_it(tmp_path, capsys):
+    path = tmp_path / "run.json"
+    path.write_text(
+        json.dumps(
+            {
+                "method": "vicreg",
+                "batch-size": 64,
+                "epochs": 2,
+                "learning_rate": 1,
+                "model_kwargs": {"collapse_metrics": True},
+            }
+        )
+    )
+    options = dry_run(capsys, "pretrain", "--config", str(path), "--epochs", "7")
+    assert options["method"] == "vicreg"
+    assert options["batch_size"] == 64
+    assert options["epochs"] == 7  # the flag wins over the file
+    assert options["learning_rate"] == 1.0
+    assert isinstance(options["learning_rate"], float)
+    assert options["model_kwargs"] == {"collapse_metrics": True}
+
+
+def test_yaml_config_can_supply_required_options(tmp_path, capsys):
+    path = tmp_path / "tune.yaml"
+    path.write_text("model: runs/x/model.keras\ntuner: hyperband\nmax-trials: 4\n")
+    options = dry_run(capsys, "tune", f"--config={path}")
+    assert options["model"] == "runs/x/model.keras"
+    assert options["tuner"] == "hyperband"
+    assert options["max_trials"] == 4
+    # Without the file the same command misses --model (argparse exits 2).
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tune", "--dry-run"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
+def test_an_empty_yaml_file_changes_nothing(tmp_path, capsys):
+    path = tmp_path / "empty.yml"
+    path.write_text("# nothing yet\n")
+    assert dry_run(capsys, "pretrain", "--config", str(path))["method"] == "simclr"
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("typo.json", '{"batch_sise": 3}', r"Did you mean 'batch_size'\?"),
+        ("type.json", '{"epochs": "x"}', r"`epochs` must be an integer"),
+        ("bool.json", '{"epochs": true}', r"`epochs` must be an integer"),
+        ("float.json", '{"time_budget": "soon"}', r"`time_budget` must be a number"),
+        ("list.json", "[1, 2]", r"must hold a mapping .* holding a list"),
+        ("bad.json", "{epochs: 3", r"must be a valid JSON file"),
+        ("bad.yaml", "epochs: [3", r"must be a valid YAML file"),
+        ("config.toml", "epochs = 3", r"must end in .json, .yaml or .yml"),
+        ("flag.json", '{"dry_run": true}', r"Unknown option .* 'dry_run'"),
+    ],
+)
+def test_bad_config_files_are_one_clear_line(tmp_path, capsys, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    line = error_of(capsys, "pretrain", "--config", str(path))
+    assert line.startswith("keras-ssl pretrain: error: ")
+    assert "--config" in line or "Config option" in line
+    assert re.search(message, line), line
+
+
+def test_config_values_respect_choices(tmp_path, capsys):
+    path = tmp_path / "ft.json"
+    path.write_text('{"model": "m.keras", "class_weight": "inverse"}')
+    line = error_of(capsys, "finetune", "--config", str(path))
+    assert "`class_weight` must be one of ['balanced']" in line
+
+
+def test_missing_config_file(tmp_path, capsys):
+    line = error_of(capsys, "probe", "--config", str(tmp_path / "nope.json"))
+    assert "must be an existing JSON or YAML file" in line
+
+
+def test_dry_run_checks_the_method_and_model_kwargs(capsys):
+    assert "Did you mean 'simclr'" in error_of(
+        capsys, "pretrain", "--method", "simclrr", "--dry-run"
+    )
+    assert "`--model-kwargs` must be a JSON object" in error_of(
+        capsys, "pretrain", "--model-kwargs", "[1]", "--dry-run"
+    )
+
+
+def test_unexpected_errors_are_one_line_and_debug_shows_them(monkeypatch, capsys):
+    def broken(args):
+        raise TypeError("something inside broke")
+
+    monkeypatch.setitem(cli._COMMANDS, "pretrain", broken)
+    line = error_of(capsys, "pretrain")
+    assert line == (
+        "keras-ssl pretrain: error: unexpected TypeError: something inside broke"
+    )
+    with pytest.raises(TypeError, match="something inside broke"):
+        main(["pretrain", "--debug"])
+
+
+@pytest.mark.slow
+def test_a_cli_run_leaves_config_metrics_and_logs_in_its_run_directory(
+    tmp_path, capsys
+):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "method: simclr\nepochs: 1\nbatch_size: 16\nsteps_per_epoch: 2\n"
+        "model_kwargs:\n  widths: [4, 8]\n"
+        f"output_dir: {tmp_path / 'runs'}\n"
+    )
+    assert main(["pretrain", "--config", str(config), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    (run_dir,) = [
+        line.split(": ", 1)[1].split(" (")[0]
+        for line in out.splitlines()
+        if line.startswith("Run directory: ")
+    ]
+    assert os.path.dirname(run_dir) == str(tmp_path / "runs")
+    files = set(os.listdir(run_dir))
+    assert {"config.json", "metrics.json", "command.json", "run.log"} <= files
+    assert {"model.keras", "encoder.keras", "logs"} <= files
+    command = json.load(open(os.path.join(run_dir, "command.json")))
+    assert command["argv"][:2] == ["keras-ssl", "pretrain"]
+    assert command["options"]["seed"] == 3
+    assert command["options"]["batch_size"] == 16
+    with open(os.path.join(run_dir, "run.log")) as f:
+        assert f.readline().startswith("$ keras-ssl pretrain --config")
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["steps"] == 2
+    assert f"Model: {os.path.join(run_dir, 'model.keras')}" in out
+    assert "Next: keras-ssl probe --model" in out
