@@ -21,18 +21,18 @@ demo: setup
 	$(VENV)/bin/keras-ssl demo
 
 test: setup
-	$(PY) -m ruff check keras_ssl tests examples benchmarks
-	$(PY) -m ruff format --check keras_ssl tests examples benchmarks
+	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts
+	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 lint: setup
-	$(PY) -m ruff check keras_ssl tests examples benchmarks
+	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts
 
 format: setup
-	$(PY) -m ruff format keras_ssl tests examples benchmarks
+	$(PY) -m ruff format keras_ssl tests examples benchmarks scripts
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
