@@ -28,6 +28,62 @@ def _add_common(p):
     )
 
 
+def _add_data_options(p):
+    g = p.add_argument_group(
+        "your own data", "how to read an image folder or a .csv file"
+    )
+    g.add_argument("--text-column", default=None, help="CSV column holding the texts")
+    g.add_argument("--label-column", default=None, help="CSV column holding the labels")
+    g.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="resize the images of a folder (needed when their sizes differ)",
+    )
+    g.add_argument(
+        "--color-mode",
+        choices=["grayscale", "rgb"],
+        default="grayscale",
+        help="channels of the images of a folder (default grayscale)",
+    )
+    g.add_argument(
+        "--skip-invalid-images",
+        action="store_true",
+        help="skip image files that do not decode (their number is logged)",
+    )
+
+
+def _dataset(args, pair=False):
+    """`--dataset` as the workflows take it: names stay names, files load here.
+
+    A folder or a .csv file is read with the data flags; with `pair=True`
+    (evaluation) it is split 80/20 into (train, test), stratified, seeded.
+    """
+    name = args.dataset
+    if name is None or name.startswith("tfds:") or not os.path.exists(name):
+        return name  # a registered name; the workflow loads (or rejects) it
+    from keras_ssl.datasets import load
+
+    kwargs = {}
+    if name.lower().endswith(".csv"):
+        if args.text_column is None:
+            raise ValueError(
+                "A .csv dataset needs `--text-column`, the column holding the "
+                f"texts. Received: --dataset={name!r} without --text-column"
+            )
+        kwargs = {"text_column": args.text_column, "label_column": args.label_column}
+    elif os.path.isdir(name):
+        kwargs = {"color_mode": args.color_mode}
+        if args.image_size:
+            kwargs["image_size"] = tuple(args.image_size)
+        if args.skip_invalid_images:
+            kwargs["skip_invalid"] = True
+    data = load(name, **kwargs)
+    return data.split(test_fraction=0.2, seed=args.seed) if pair else data
+
+
 def _add_finetune_parser(sub):
     p = sub.add_parser(
         "finetune", help="fine-tune a pretrained encoder with a classification head"
@@ -39,6 +95,7 @@ def _add_finetune_parser(sub):
         help="labelled data: fashion_mnist, wordnet_nouns, an image folder, "
         "a .csv (default: fashion_mnist / wordnet_nouns)",
     )
+    _add_data_options(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -77,7 +134,7 @@ def _run_finetune(args):
 
     result = workflows.finetune(
         args.model,
-        args.dataset,
+        _dataset(args),
         output_dir=args.output_dir,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -122,6 +179,7 @@ def build_parser():
         help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
         "(default: wordnet for text methods, fashion_mnist otherwise)",
     )
+    _add_data_options(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -148,8 +206,10 @@ def build_parser():
         p.add_argument(
             "--dataset",
             default=None,
-            help="labelled data (default: fashion_mnist / wordnet_nouns)",
+            help="labelled data: a name, an image folder or a .csv (split "
+            "80/20) (default: fashion_mnist / wordnet_nouns)",
         )
+        _add_data_options(p)
         p.add_argument(
             "--log-dir",
             default=None,
@@ -169,6 +229,7 @@ def build_parser():
         default=None,
         help="labelled data (default: fashion_mnist / wordnet_nouns)",
     )
+    _add_data_options(p)
     p.add_argument("--tuner", default="random", help="random | hyperband | bayesian")
     p.add_argument("--max-trials", type=int, default=10)
     p.add_argument(
@@ -255,7 +316,7 @@ def _run_pretrain(args):
 
     result = workflows.pretrain(
         method=args.method,
-        dataset=args.dataset,
+        dataset=_dataset(args),
         output_dir=args.output_dir,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -279,7 +340,11 @@ def _run_probe(args):
     from keras_ssl import workflows
     from keras_ssl.evaluation import format_results_table
     from keras_ssl.tokenizers import TextPreprocessor
-    from keras_ssl.workflows.run_directory import make_run_directory, write_json
+    from keras_ssl.workflows.run_directory import (
+        make_run_directory,
+        write_json,
+        write_lines,
+    )
 
     model = workflows.load_ssl_model(args.model)
     run_dir = make_run_directory(args.output_dir, "probe")
@@ -288,12 +353,12 @@ def _run_probe(args):
         evaluate, default = workflows.evaluate_text, "wordnet_nouns"
     else:
         evaluate, default = workflows.evaluate_images, "fashion_mnist"
-    rows = evaluate(model, args.dataset or default, log_dir=log_dir, seed=args.seed)
+    dataset = _dataset(args, pair=True) or default
+    rows = evaluate(model, dataset, log_dir=log_dir, seed=args.seed)
     table = format_results_table(rows)
     print(table)
     write_json(os.path.join(run_dir, "results.json"), rows)
-    with open(os.path.join(run_dir, "results.md"), "w", encoding="utf-8") as f:
-        f.write(table + "\n")
+    write_lines(os.path.join(run_dir, "results.md"), [table])
     return {
         "run_dir": run_dir,
         "Results": os.path.join(run_dir, "results.json"),
@@ -306,7 +371,7 @@ def _run_tune(args):
 
     result = tune(
         args.model,
-        args.dataset,
+        _dataset(args),
         tuner=args.tuner,
         max_trials=args.max_trials,
         epochs=args.epochs,

@@ -163,3 +163,46 @@ def test_a_cli_run_leaves_config_metrics_and_logs_in_its_run_directory(
     assert metrics["steps"] == 2
     assert f"Model: {os.path.join(run_dir, 'model.keras')}" in out
     assert "Next: keras-ssl probe --model" in out
+
+
+def write_image_folder(root):
+    """Two classes of PNGs of two different sizes, greyscale and colour."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for label, (size, channels) in {"cat": (10, 3), "dog": (12, 1)}.items():
+        os.makedirs(root / label)
+        for i in range(5):
+            image = rng.integers(0, 256, (size, size, channels), dtype=np.uint8)
+            tf.io.write_file(str(root / label / f"{i}.png"), tf.io.encode_png(image))
+
+
+def test_image_folder_flags_are_passed_to_the_loader(tmp_path):
+    write_image_folder(tmp_path / "pets")
+    parser = cli.build_parser()
+    argv = ["pretrain", "--dataset", str(tmp_path / "pets")]
+    with pytest.raises(ValueError, match="image_size"):  # the sizes differ
+        cli._dataset(parser.parse_args(argv))
+    args = parser.parse_args([*argv, "--image-size", "8", "6", "--color-mode", "rgb"])
+    data = cli._dataset(args)
+    assert data.x.shape == (10, 8, 6, 3)
+    assert sorted(set(data.y.tolist())) == [0, 1]
+
+
+def test_probe_splits_a_csv_into_train_and_test(tmp_path, capsys):
+    path = tmp_path / "notes.csv"
+    rows = [f"text {i},{'ab'[i % 2]}" for i in range(20)]
+    path.write_text("body,topic\n" + "\n".join(rows) + "\n")
+    parser = cli.build_parser()
+    argv = ["probe", "--model", "m.keras", "--dataset", str(path)]
+    train, test = cli._dataset(
+        parser.parse_args([*argv, "--text-column", "body", "--label-column", "topic"]),
+        pair=True,
+    )
+    assert (len(train), len(test)) == (16, 4)
+    assert set(test.y.tolist()) == {0, 1}  # stratified
+    # Named datasets stay names: the workflows load them.
+    assert cli._dataset(parser.parse_args(["probe", "--model", "m.keras"])) is None
+    line = error_of(capsys, "finetune", "--model", "m.keras", "--dataset", str(path))
+    assert "needs `--text-column`" in line
