@@ -49,6 +49,17 @@ def _add_data_options(p):
         help="channels of the images of a folder (default grayscale)",
     )
     g.add_argument(
+        "--tfds-download",
+        action="store_true",
+        help="let TFDS download a tfds:<name> dataset (off: it must be prepared)",
+    )
+    g.add_argument(
+        "--max-examples",
+        type=int,
+        default=None,
+        help="read at most this many examples of a tfds:<name> split",
+    )
+    g.add_argument(
         "--skip-invalid-images",
         action="store_true",
         help="skip image files that do not decode (their number is logged)",
@@ -62,7 +73,11 @@ def _dataset(args, pair=False):
     (evaluation) it is split 80/20 into (train, test), stratified, seeded.
     """
     name = args.dataset
-    if name is None or name.startswith("tfds:") or not os.path.exists(name):
+    if name is not None and name.startswith("tfds:"):
+        if pair:
+            return _tfds(args, "train"), _tfds(args, "test")
+        return _tfds(args, "train")
+    if name is None or not os.path.exists(name):
         return name  # a registered name; the workflow loads (or rejects) it
     from keras_ssl.datasets import load
 
@@ -82,6 +97,35 @@ def _dataset(args, pair=False):
             kwargs["skip_invalid"] = True
     data = load(name, **kwargs)
     return data.split(test_fraction=0.2, seed=args.seed) if pair else data
+
+
+def _tfds(args, split):
+    """Reads a TFDS split into memory as `LabeledData` (`(x, y)` pairs)."""
+    import numpy as np
+
+    from keras_ssl.datasets import from_arrays, load
+
+    if args.max_examples is not None and args.max_examples < 1:
+        raise ValueError(
+            "Argument `--max-examples` must be a positive integer. "
+            f"Received: --max-examples={args.max_examples}"
+        )
+    ds = load(args.dataset, split=split, download=args.tfds_download or None)
+    if args.max_examples:
+        ds = ds.take(args.max_examples)
+    xs, ys = [], []
+    for x, y in ds.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError(
+            f"The TFDS split is empty. Received: --dataset={args.dataset!r}, "
+            f"split={split!r}"
+        )
+    x = np.array(xs, dtype=object) if isinstance(xs[0], bytes) else np.stack(xs)
+    if x.dtype == object:
+        x = np.array([v.decode("utf-8") for v in x], dtype=object)
+    return from_arrays(x, np.asarray(ys), name=f"{args.dataset}:{split}")
 
 
 def _add_finetune_parser(sub):

@@ -206,3 +206,20 @@ def test_probe_splits_a_csv_into_train_and_test(tmp_path, capsys):
     assert cli._dataset(parser.parse_args(["probe", "--model", "m.keras"])) is None
     line = error_of(capsys, "finetune", "--model", "m.keras", "--dataset", str(path))
     assert "needs `--text-column`" in line
+
+
+def test_a_tfds_dataset_is_read_into_memory(capsys):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    parser = cli.build_parser()
+    argv = ["probe", "--model", "m.keras", "--dataset", "tfds:mnist"]
+    # mock_data generates random examples: nothing is downloaded.
+    with tfds.testing.mock_data(num_examples=12):
+        train, test = cli._dataset(
+            parser.parse_args([*argv, "--max-examples", "10"]), pair=True
+        )
+    assert train.x.shape == (10, 28, 28, 1) and train.x.dtype == "uint8"
+    assert len(test) == 10 and test.y.shape == (10,)
+    line = error_of(
+        capsys, "pretrain", "--dataset", "tfds:mnist", "--max-examples", "0"
+    )
+    assert "`--max-examples` must be a positive integer" in line
