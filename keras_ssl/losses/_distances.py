@@ -30,8 +30,9 @@ def paired_distance(a, b, distance):
 def pairwise_distance(x, distance):
     """Distance between every pair of rows of `x`: `(batch, batch)`.
 
-    The diagonal is exactly 0.
+    The diagonal is exactly 0. Computed in float32 (mixed precision).
     """
+    x = ops.cast(x, "float32")
     off_diagonal = 1.0 - ops.eye(ops.shape(x)[0], dtype=x.dtype)
     if distance == "cosine":
         x = ops.normalize(x, axis=-1)

@@ -46,6 +46,14 @@ def global_mean(value_sum, count):
     return value_sum / ops.maximum(global_sum(count), 1.0)
 
 
+def _multi_worker(strategy):
+    """Whether Keras treats `strategy` as multi-worker (as its trainer does)."""
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
+
+
 def gather_from_replicas(value):
     """Concatenates `value` from all replicas along axis 0.
 
@@ -150,7 +158,13 @@ class SSLModel(keras.Model):
         self.update_method_metrics(outputs)
         for metric in self.diagnostics:
             metric.update_state(ops.stop_gradient(outputs["collapse_embeddings"]))
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        if _multi_worker(tf.distribute.get_strategy()):
+            # Keras (3.15) reduces step outputs across workers with
+            # `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars
+            # (tensorflow/tensorflow#72388): give them an axis of length 1.
+            logs = {name: ops.expand_dims(v, 0) for name, v in logs.items()}
+        return logs
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
@@ -165,6 +179,21 @@ class SSLModel(keras.Model):
     def test_step(self, data):
         _, loss_sum, count, outputs = self._objective(data, training=False)
         return self._update_trackers(loss_sum, count, outputs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.15) MEAN-reduces the first batch across the replicas only
+        # to learn its shapes; across workers that is a collective
+        # all-reduce, which has no kernel for uint8 images or strings. Take
+        # this worker's first replica's batch instead.
+        strategy = self._distribute_strategy
+        if iterator is not None and _multi_worker(strategy):
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0], next(it)
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # Saving ---------------------------------------------------------------
 
