@@ -38,8 +38,13 @@ def effective_rank(z):
     check_embeddings(z)
     z = ops.cast(z, "float32")
     centered = z - ops.mean(z, axis=0, keepdims=True)
+    # Non-finite embeddings have no rank: NaN, not a value that looks like
+    # a collapse (and the SVD must not see them).
+    finite = ops.all(ops.isfinite(centered))
+    centered = ops.where(finite, centered, ops.zeros_like(centered))
     singular_values = ops.svd(centered, full_matrices=False, compute_uv=False)
-    return effective_rank_of_singular_values(singular_values)
+    value = effective_rank_of_singular_values(singular_values)
+    return ops.where(finite, value, ops.cast(float("nan"), value.dtype))
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -124,11 +129,16 @@ class EffectiveRank(keras.metrics.Metric):
         mean = divide_no_nan(self.total, count)
         covariance = divide_no_nan(self.total_outer, count) - ops.outer(mean, mean)
         covariance = 0.5 * (covariance + ops.transpose(covariance))
+        # A NaN/Inf would make `eigh` raise inside the train step, before a
+        # NonFiniteGuard could report: decompose zeros, report NaN.
+        finite = ops.all(ops.isfinite(covariance))
+        covariance = ops.where(finite, covariance, ops.zeros_like(covariance))
         eigenvalues, _ = ops.eigh(covariance)
         eigenvalues = ops.maximum(eigenvalues, 0.0)
         singular_values = ops.sqrt(eigenvalues * count)
         value = effective_rank_of_singular_values(singular_values)
         value = ops.where(count > 0, value, ops.zeros_like(value))
+        value = ops.where(finite, value, ops.cast(float("nan"), value.dtype))
         return ops.cast(value, self.dtype)
 
     def get_config(self):

@@ -2,19 +2,27 @@
 
 import os
 import re
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_ssl.callbacks.gradual_unfreezing import encoder_blocks
+from keras_ssl.callbacks.run_checkpoint import RunCheckpoint
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.evaluation import TaskClassifier, fine_tune
 from keras_ssl.tokenizers import TextPreprocessor, check_texts
 from keras_ssl.workflows.evaluate import load_ssl_model
 from keras_ssl.workflows.pretrain import tokenize
-from keras_ssl.workflows.run_directory import make_run_directory, write_json
+from keras_ssl.workflows.run_directory import (
+    check_same_config,
+    checkpoint_directory,
+    clean_run_directory,
+    make_run_directory,
+    resolve_resume,
+    save_model,
+    write_json,
+)
 
 # Datasets with a fixed train/test split; other data is split here.
 _SPLIT_DATASETS = ("fashion_mnist", "wordnet", "wordnet_nouns")
@@ -145,6 +153,8 @@ def finetune(
     test_size=None,
     seed=0,
     verbose="auto",
+    resume=False,
+    callbacks=None,
 ):
     """Fine-tunes a pretrained SSL encoder on a labelled task; saves the classifier.
 
@@ -161,7 +171,22 @@ def finetune(
     preprocessor inside — and carries the class names), `config.json`,
     `metrics.json` and TensorBoard logs under `logs/`. `keras-ssl export
     --model .../classifier.keras` then writes a SavedModel returning
-    probabilities and labels.
+    probabilities and labels. Every file is written atomically (temporary
+    file, then rename).
+
+    Resume: a `keras_ssl.callbacks.RunCheckpoint` in `checkpoint/` is
+    saved at every epoch end (and deleted once `metrics.json`, written
+    last, marks the run finished). `resume=True` continues the unfinished
+    fine-tuning run under `output_dir` checkpointed most recently,
+    `resume="<run dir>"` that run; pass the same arguments (checked against
+    its `config.json`, differing keys named). Training continues with the
+    epoch after the last completed one, with the weights, optimizer state
+    (learning-rate position), random generators and history of that
+    epoch end. It is epoch-granular and not bit-exact: the data order of the
+    remaining epochs, the early-stopping counters and the head-only
+    `probe_epochs` (re-run, then overwritten by the checkpoint) are
+    `fine_tune`'s own and start afresh. A finished run is never trained
+    over: resuming it is an error.
 
     Args:
         model: SSL model (`SimCLR`, `MaskedLanguageModel`, ...) or the path
@@ -194,12 +219,17 @@ def finetune(
         train_size, test_size: optional random subsets (quick runs).
         seed: random seed (head, data order, splits).
         verbose: Keras verbosity.
+        resume: `False` (new run), `True` (latest unfinished fine-tuning run
+            under `output_dir`) or the path of a run directory.
+        callbacks: extra Keras callbacks for the fine-tuning `fit`.
 
     Returns:
         dict with `run_dir`, `model` (the `TaskClassifier`), `model_path`,
         `log_dir`, `history`, and the metrics written to `metrics.json`
         (`accuracy` on the test split, `val_accuracy`, `val_loss`,
-        `epochs_run`, `best_epoch`, `seconds`, ...).
+        `epochs_run`, `best_epoch`, `seconds`, `resumed_from_epoch` (`None`
+        for a new run), ...); `history` holds every epoch, those before a
+        resume included.
 
     Example:
 
@@ -228,6 +258,13 @@ def finetune(
             f"early_stopping_patience={early_stopping_patience} with "
             "validation_split=None"
         )
+    # Before any loading: nothing to resume, or a finished run, fails fast.
+    resume_dir = resolve_resume(
+        resume,
+        output_dir,
+        "finetune",
+        matches=lambda config: "freeze" in config and "model_class" in config,
+    )
     source = os.fspath(model) if isinstance(model, str | os.PathLike) else None
     model = load_ssl_model(model)
     is_text = isinstance(getattr(model, "preprocessor", None), TextPreprocessor)
@@ -256,7 +293,11 @@ def finetune(
             f"{num_classes} class in dataset={dataset!r}"
         )
 
-    run_dir = make_run_directory(output_dir, "finetune")
+    if resume_dir is None:
+        run_dir = make_run_directory(output_dir, "finetune")
+    else:
+        run_dir = resume_dir
+        clean_run_directory(run_dir)
     log_dir = os.path.join(run_dir, "logs")
     config = {
         "model": source or model.name,
@@ -283,11 +324,17 @@ def finetune(
         "test_size": test_size,
         "seed": seed,
     }
-    write_json(os.path.join(run_dir, "config.json"), config)
+    if resume_dir is None:
+        write_json(os.path.join(run_dir, "config.json"), config)
+    else:
+        # An in-memory model's name is not its identity: only a path is.
+        check_same_config(run_dir, config, ignore=() if source else ("model",))
+    # Restores itself when `fit` begins (the classifier is built inside
+    # `fine_tune`) and continues with the next epoch.
+    checkpoint = RunCheckpoint(checkpoint_directory(run_dir), save_freq="epoch")
     num_fit = len(x_train)
     if validation_split is not None and 0 < validation_split < 1:
         num_fit -= min(max(round(num_fit * validation_split), 1), num_fit - 1)
-    start = time.monotonic()
     result = fine_tune(
         model.encoder,
         x_train,
@@ -306,28 +353,31 @@ def finetune(
         early_stopping_patience=early_stopping_patience,
         class_weight=class_weight,
         num_classes=num_classes,
-        callbacks=[keras.callbacks.TensorBoard(log_dir)],
+        callbacks=[
+            checkpoint,
+            keras.callbacks.TensorBoard(log_dir),
+            *(callbacks or []),
+        ],
         verbose=verbose,
         seed=seed,
         **freeze_kwargs,
     )
-    seconds = time.monotonic() - start
     classifier = TaskClassifier(
         result["model"],
         preprocessor=model.preprocessor if is_text else None,
         label_names=label_names,
         name="task_classifier",
     )
-    model_path = os.path.join(run_dir, "classifier.keras")
-    classifier.save(model_path)
-    history = result["history"]
+    model_path = save_model(classifier, os.path.join(run_dir, "classifier.keras"))
+    # Every epoch of the run, those before a resume included.
+    history = checkpoint.history or result["history"]
     metrics = {
         "accuracy": result["accuracy"],
         "val_accuracy": result["val_accuracy"],
         "val_loss": result["val_loss"],
         "loss": float(history["loss"][-1]),
         "train_accuracy": float(history["accuracy"][-1]),
-        "epochs_run": result["epochs_run"],
+        "epochs_run": len(history["loss"]),
         "best_epoch": result["best_epoch"],
         "num_train": result["num_train"],
         "num_val": result["num_val"],
@@ -335,9 +385,11 @@ def finetune(
         "class_weight": None
         if result["class_weight"] is None
         else {str(c): w for c, w in result["class_weight"].items()},
-        "seconds": seconds,
+        "seconds": checkpoint.seconds,
+        "resumed_from_epoch": checkpoint.resumed_from_epoch,
     }
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    checkpoint.delete()
     writer = tf.summary.create_file_writer(os.path.join(log_dir, "evaluation"))
     with writer.as_default():
         tf.summary.scalar("test_accuracy", result["accuracy"], step=0)

@@ -174,3 +174,22 @@ def test_metric_rejects_other_dim_and_bad_dim():
         EffectiveRank(dim=4).update_state(np.zeros((4, 6), "float32"))
     with pytest.raises(ValueError, match="Received: dim=0"):
         EffectiveRank(dim=0)
+
+
+def test_non_finite_embeddings_give_nan_not_an_error():
+    import math
+
+    import keras
+    import numpy as np
+
+    from keras_ssl.metrics import EffectiveRank, effective_rank
+
+    z = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    z[3, 1] = np.nan
+    assert math.isnan(float(effective_rank(z)))
+    metric = EffectiveRank(dim=4)
+    metric.update_state(z)
+    assert math.isnan(float(keras.ops.convert_to_numpy(metric.result())))
+    metric.reset_state()
+    metric.update_state(np.nan_to_num(z))
+    assert 1.0 <= float(keras.ops.convert_to_numpy(metric.result())) <= 4.0
