@@ -27,3 +27,35 @@ def candidate_dirs(data_dir, env_var, default_dirs):
 def searched_list(candidates):
     """Formats the searched places as an indented bullet list."""
     return "\n".join(f"  - {description}" for description, _ in candidates)
+
+
+DOWNLOAD_ENV_VAR = "KERAS_SSL_ALLOW_DOWNLOAD"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def download_allowed(download):
+    """Whether a loader may fetch data from the network.
+
+    Nothing is downloaded unless the user asks: `download=True`, or
+    `download=None` with the environment variable `KERAS_SSL_ALLOW_DOWNLOAD`
+    set to `1`/`true`/`yes`/`on` (the way to ask from the command line).
+    """
+    if download is None:
+        value = os.environ.get(DOWNLOAD_ENV_VAR, "").strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError(
+            f"Environment variable `{DOWNLOAD_ENV_VAR}` must be one of "
+            f"{list(_TRUE + _FALSE[1:])} or unset. Received: "
+            f"{DOWNLOAD_ENV_VAR}={os.environ[DOWNLOAD_ENV_VAR]!r}"
+        )
+    if not isinstance(download, bool):
+        raise ValueError(
+            "Argument `download` must be True, False or None (None: ask the "
+            f"environment variable {DOWNLOAD_ENV_VAR}). "
+            f"Received: download={download!r}"
+        )
+    return download

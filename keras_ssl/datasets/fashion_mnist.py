@@ -35,7 +35,7 @@ _IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 _LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
 
 
-def load_fashion_mnist(split="train", data_dir=None):
+def load_fashion_mnist(split="train", data_dir=None, download=None):
     """Loads Fashion-MNIST (28x28 greyscale clothing images, 10 classes).
 
     Local copies are used first, in this order: `data_dir`, the directory in
@@ -44,12 +44,21 @@ def load_fashion_mnist(split="train", data_dir=None):
     `~/.keras/datasets/fashion-mnist`. A directory qualifies when it holds
     the IDX files of the split (`train-images-idx3-ubyte` and
     `train-labels-idx1-ubyte`, or the `t10k-*` pair for the test split),
-    gzipped or not. Without a local copy, `keras.datasets.fashion_mnist` is
-    asked to download it.
+    gzipped or not.
+
+    Nothing is fetched from the network unless you ask: without a local
+    copy, `keras.datasets.fashion_mnist.load_data()` downloads the data only
+    with `download=True` (or, with `download=None`, when the environment
+    variable `KERAS_SSL_ALLOW_DOWNLOAD=1` is set, e.g. for the command
+    line); otherwise a `FileNotFoundError` says where the files were looked
+    for and how to get them.
 
     Args:
         split: `"train"` (60,000 images) or `"test"` (10,000 images).
         data_dir: Optional directory holding the IDX files.
+        download: Whether to download the data (with Keras) when no local
+            copy exists. `None` (default) asks `KERAS_SSL_ALLOW_DOWNLOAD`,
+            which is off unless set.
 
     Returns:
         A `LabeledData` with `x` of shape `(N, 28, 28, 1)` and dtype `uint8`,
@@ -66,6 +75,7 @@ def load_fashion_mnist(split="train", data_dir=None):
             "Invalid `split` for Fashion-MNIST. "
             f"Received: split={split!r}. Expected one of ['train', 'test']."
         )
+    allow_download = _paths.download_allowed(download)
     images_name = f"{_PREFIX[split]}-images-idx3-ubyte"
     labels_name = f"{_PREFIX[split]}-labels-idx1-ubyte"
     candidates = _paths.candidate_dirs(data_dir, ENV_VAR, DEFAULT_DIRS)
@@ -84,13 +94,21 @@ def load_fashion_mnist(split="train", data_dir=None):
                 )
             return _labeled(x, y, split)
 
-    x, y = _download(split)
-    if x is not None:
-        return _labeled(x, y, split)
+    if allow_download:
+        x, y = _download(split)
+        if x is not None:
+            return _labeled(x, y, split)
+        tried = "  - keras.datasets.fashion_mnist.load_data() (download failed)\n"
+    else:
+        tried = (
+            "  - no download: not asked for (pass `download=True`, or set "
+            f"{_paths.DOWNLOAD_ENV_VAR}=1, to let Keras download it)\n"
+        )
     raise FileNotFoundError(
-        f"Could not find the Fashion-MNIST {split!r} files ({images_name}[.gz] "
-        f"and {labels_name}[.gz]). Searched:\n{_paths.searched_list(candidates)}\n"
-        "  - keras.datasets.fashion_mnist.load_data() (download failed)\n"
+        f"Could not find the Fashion-MNIST {split!r} files. Expected "
+        f"{images_name}[.gz] and {labels_name}[.gz] in one of the places "
+        f"searched:\n{_paths.searched_list(candidates)}\n"
+        f"{tried}"
         "To get the data, run `apt-get install dataset-fashion-mnist` (Debian/"
         f"Ubuntu), or download the IDX files and set {ENV_VAR} to their directory "
         "(or pass `data_dir=`)."

@@ -144,7 +144,8 @@ class LabeledData:
             batch_size: Positive number of examples per batch.
             shuffle: Whether to reshuffle all examples each epoch.
             seed: Optional seed of the shuffle.
-            drop_remainder: Whether to drop the last, smaller batch.
+            drop_remainder: Whether to drop the last, smaller batch; then
+                `batch_size` must not exceed the number of examples.
 
         Returns:
             A `tf.data.Dataset` yielding `x` batches, or `(x, y)` batches when
@@ -165,6 +166,14 @@ class LabeledData:
             raise ValueError(
                 "`batch_size` must be a positive integer. "
                 f"Received: batch_size={batch_size}."
+            )
+        if drop_remainder and batch_size > len(self):
+            raise ValueError(
+                "`batch_size` must not exceed the number of examples when "
+                "`drop_remainder=True` (the dataset would yield no batch). "
+                f"Received: batch_size={batch_size} for {len(self)} examples "
+                f"in {self.name!r}. Expected batch_size <= {len(self)}, or "
+                "drop_remainder=False."
             )
         tensors = self.x if self.y is None else (self.x, self.y)
         ds = tf.data.Dataset.from_tensor_slices(tensors)

@@ -5,6 +5,7 @@ import os
 
 from keras_ssl.datasets.fashion_mnist import load_fashion_mnist
 from keras_ssl.datasets.user_data import (
+    csv_columns,
     load_csv,
     load_image_folder,
     load_text_file,
@@ -26,9 +27,11 @@ def load(name, split=None, **kwargs):
               `pos="noun"`),
             - a folder of images with one subfolder per class,
             - a `.txt` file (one document per line),
-            - a `.csv` file (pass `text_column=` and optionally `label_column=`),
+            - a `.csv` file (pass `text_column=` and optionally `label_column=`;
+              without them, columns named `text` and `label` are used),
             - `"tfds:<name>"` for a TensorFlow Datasets dataset (default split
-              `"train"`).
+              `"train"`); it must be prepared locally unless
+              `download=True` is passed (see `load_tfds`).
         split: The split of a named or TFDS dataset; `None` for its default.
             Folders and files have no splits (use `LabeledData.split`).
         **kwargs: Passed on to the specific loader (`load_fashion_mnist`,
@@ -75,11 +78,17 @@ def load(name, split=None, **kwargs):
         return load_text_file(name, **kwargs)
     if is_file:
         if "text_column" not in kwargs:
-            raise ValueError(
-                f"Loading the CSV file {name!r} needs `text_column=`, the name "
-                "of the column holding the texts. Received: "
-                f"kwargs={sorted(kwargs)}."
-            )
+            columns = csv_columns(name)
+            if "text" not in columns:
+                raise ValueError(
+                    f"Loading the CSV file {name!r} needs `text_column=`, the "
+                    "name of the column holding the texts (a column named "
+                    f"'text' is used by default). Received: columns {columns} "
+                    f"and kwargs={sorted(kwargs)}."
+                )
+            kwargs["text_column"] = "text"
+            if "label" in columns:
+                kwargs.setdefault("label_column", "label")
         return load_csv(name, **kwargs)
 
     message = (
@@ -88,7 +97,13 @@ def load(name, split=None, **kwargs):
         "or 'tfds:<name>'."
     )
     close = difflib.get_close_matches(name, KNOWN_DATASETS, n=1)
-    if close:
+    if os.path.isfile(name):
+        message += (
+            f" {name!r} is a file of an unsupported type ({extension or 'no'} "
+            "extension); images go in a folder with one subfolder per class, "
+            "texts in a .txt or .csv file."
+        )
+    elif close:
         message += f" Did you mean {close[0]!r}?"
     elif os.sep in name or extension:
         message += " No folder or .txt/.csv file exists at that path."

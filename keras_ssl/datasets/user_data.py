@@ -1,13 +1,16 @@
 """Loaders for the user's own data: image folders, text, CSV, arrays, TFDS."""
 
 import csv
+import difflib
 import io
 import logging
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.datasets import _paths
 from keras_ssl.datasets.labeled_data import LabeledData
 
 logger = logging.getLogger(__name__)
@@ -16,18 +19,28 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _CHANNELS = {"grayscale": 1, "rgb": 3}
 
 
-def load_image_folder(path, image_size=None, color_mode="grayscale"):
+def load_image_folder(
+    path, image_size=None, color_mode="grayscale", skip_invalid=False
+):
     """Loads images from a folder with one subfolder per class.
 
     `path/<class_name>/<image>` files are read (subfolders recursively),
     classes are the subfolder names in sorted order. PNG, JPEG, BMP and GIF
-    (first frame) files are decoded; other files are ignored.
+    (first frame) files are decoded; other files are ignored. Every image is
+    converted to `color_mode`, so a folder mixing greyscale and colour files
+    loads as one array.
+
+    A file with an image extension that does not decode (corrupt,
+    truncated, or not an image) is an error naming the file; with
+    `skip_invalid=True` such files are skipped instead, and their number is
+    logged as a warning (`"Skipped N undecodable image file(s) ..."`).
 
     Args:
         path: The root folder.
         image_size: Optional `(height, width)` to resize every image to.
             Without it, all images must already have the same size.
         color_mode: `"grayscale"` (1 channel) or `"rgb"` (3 channels).
+        skip_invalid: Skip (and count) undecodable files instead of raising.
 
     Returns:
         A `LabeledData` with `uint8` images of shape `(N, H, W, C)`, labels
@@ -39,9 +52,16 @@ def load_image_folder(path, image_size=None, color_mode="grayscale"):
     """
     path = os.fspath(path)
     if color_mode not in _CHANNELS:
+        close = difflib.get_close_matches(str(color_mode).lower(), _CHANNELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"Invalid `color_mode`. Received: color_mode={color_mode!r}. "
-            f"Expected one of {list(_CHANNELS)}."
+            f"Expected one of {list(_CHANNELS)}.{hint}"
+        )
+    if not isinstance(skip_invalid, bool):
+        raise ValueError(
+            "Argument `skip_invalid` must be True or False. "
+            f"Received: skip_invalid={skip_invalid!r}"
         )
     if image_size is not None and (
         not isinstance(image_size, tuple | list)
@@ -59,22 +79,39 @@ def load_image_folder(path, image_size=None, color_mode="grayscale"):
         for entry in os.scandir(path)
         if entry.is_dir() and not entry.name.startswith(".")
     )
-    images, labels = [], []
+    images, labels, invalid = [], [], []
     for label, class_name in enumerate(class_names):
         for file_path in _image_files(os.path.join(path, class_name)):
-            images.append(_decode_image(file_path, _CHANNELS[color_mode], image_size))
+            try:
+                image = _decode_image(file_path, _CHANNELS[color_mode], image_size)
+            except ValueError:
+                if not skip_invalid:
+                    raise
+                invalid.append(file_path)
+                continue
+            images.append(image)
             labels.append(label)
             if images[-1].shape != images[0].shape:
                 raise ValueError(
-                    f"Images have different sizes: {file_path!r} has shape "
-                    f"{images[-1].shape} but earlier images have "
-                    f"{images[0].shape}. Pass `image_size=(height, width)` to "
-                    "resize them."
+                    f"Images have different sizes. Received: {file_path!r} "
+                    f"with shape {images[-1].shape} after images of shape "
+                    f"{images[0].shape}. Expected one size; pass "
+                    "`image_size=(height, width)` to resize them."
                 )
+    if invalid:
+        logger.warning(
+            "Skipped %d undecodable image file(s) in %r (corrupt, truncated or "
+            "not images), e.g. %r.",
+            len(invalid),
+            path,
+            invalid[0],
+        )
     _check_not_empty(
         len(images),
         f"image folder {path!r} (expected subfolders per class holding "
-        f"{', '.join(IMAGE_EXTENSIONS)} files)",
+        f"{', '.join(IMAGE_EXTENSIONS)} files"
+        + (f"; {len(invalid)} undecodable file(s) skipped" if invalid else "")
+        + ")",
     )
     return LabeledData(
         x=np.stack(images),
@@ -94,15 +131,33 @@ def _image_files(folder):
 
 def _decode_image(file_path, channels, image_size):
     try:
-        image = tf.io.decode_image(
-            tf.io.read_file(file_path), channels=channels, expand_animations=False
-        )
-    except tf.errors.InvalidArgumentError as e:
-        raise ValueError(f"Could not decode image {file_path!r}: {e.message}") from e
+        with open(file_path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(
+            f"Could not read image file {file_path!r}: {e.strerror}."
+        ) from None
+    try:
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    except tf.errors.OpError as e:
+        raise ValueError(
+            f"Could not decode image file {file_path!r} ({len(data)} bytes): "
+            f"{_op_error_reason(e)}. Expected a complete PNG, JPEG, BMP or GIF "
+            "file; remove the file, or pass `skip_invalid=True` to skip "
+            "undecodable files."
+        ) from None
     if image_size is not None:
         image = tf.image.resize(image, image_size, antialias=True)
         image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
     return image.numpy()
+
+
+def _op_error_reason(error):
+    """The first line of a TensorFlow op error, without TF's decorations."""
+    message = error.message.split("\n")[0]
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+    message = re.sub(r"\s*\[Op:\w+\].*$", "", message)
+    return message.strip().rstrip(".") or type(error).__name__
 
 
 def load_text_file(path):
@@ -175,8 +230,9 @@ def load_csv(path, text_column, label_column=None):
             label = (row[label_column] or "").strip()
             if not label:
                 raise ValueError(
-                    f"Missing label in {path!r}, row {row_number} "
-                    f"(column {label_column!r})."
+                    f"Missing label in {path!r}, row {row_number} (column "
+                    f"{label_column!r}). Received: an empty cell. Expected a "
+                    "label in every row that has a text."
                 )
             raw_labels.append(label)
     if skipped:
@@ -193,6 +249,13 @@ def load_csv(path, text_column, label_column=None):
         label_names=label_names,
         name=os.path.basename(path),
     )
+
+
+def csv_columns(path):
+    """The column names in the header row of a UTF-8 CSV file."""
+    path = os.fspath(path)
+    reader = csv.reader(io.StringIO(_read_utf8(path), newline=""))
+    return next(reader, [])
 
 
 def _label_sort_key(labels):
@@ -294,15 +357,24 @@ def _validate_y(y, n):
     return y.astype(np.int64)
 
 
-def load_tfds(name, split="train", **kwargs):
+def load_tfds(name, split="train", download=None, **kwargs):
     """Loads a TensorFlow Datasets dataset as a `tf.data.Dataset`.
 
     Requires the optional dependency `tensorflow-datasets`
-    (`pip install keras-ssl[tfds]`). TFDS may download the data.
+    (`pip install keras-ssl[tfds]`).
+
+    Nothing is fetched from the network unless you ask: by default the
+    dataset must already be prepared in the TFDS data folder
+    (`~/tensorflow_datasets`, or `data_dir=`). Pass `download=True` (or, with
+    `download=None`, set the environment variable
+    `KERAS_SSL_ALLOW_DOWNLOAD=1`, e.g. for the command line) to let TFDS
+    download and prepare it.
 
     Args:
         name: The TFDS name, e.g. `"cifar10"`.
         split: The TFDS split, e.g. `"train"` or `"test[:10%]"`.
+        download: Whether TFDS may download the data. `None` (default)
+            asks `KERAS_SSL_ALLOW_DOWNLOAD`, which is off unless set.
         **kwargs: Passed to `tfds.load` (`as_supervised=True` by default, so
             elements are `(x, y)` pairs).
 
@@ -311,11 +383,17 @@ def load_tfds(name, split="train", **kwargs):
 
     Example:
 
-    >>> ds = keras_ssl.datasets.load_tfds("cifar10", split="train")
+    >>> ds = keras_ssl.datasets.load_tfds("cifar10", split="train", download=True)
     """
     if not isinstance(name, str) or not name:
         raise ValueError(
             f"`name` must be a non-empty TFDS name. Received: name={name!r}."
+        )
+    allow_download = _paths.download_allowed(download)
+    if "try_gcs" in kwargs and kwargs["try_gcs"] and not allow_download:
+        raise ValueError(
+            "Argument `try_gcs=True` reads from the network. Received: "
+            "try_gcs=True with download=False. Expected download=True as well."
         )
     try:
         import tensorflow_datasets as tfds
@@ -325,13 +403,47 @@ def load_tfds(name, split="train", **kwargs):
             "which is not installed. Install it with "
             "`pip install keras-ssl[tfds]`."
         ) from e
+    base_name = name.split(":")[0].split("/")[0]
+    known = tfds.list_builders(with_community_datasets=False)
+    if base_name not in known:
+        close = difflib.get_close_matches(base_name, known, n=3)
+        hint = ""
+        if len(close) == 1:
+            hint = f" Did you mean {close[0]!r}?"
+        elif close:
+            hint = f" Did you mean one of {close}?"
+        raise ValueError(
+            f"Unknown TFDS dataset. Received: name={name!r}. Expected one of "
+            f"the {len(known)} datasets of `tfds.list_builders()`.{hint}"
+        )
     kwargs.setdefault("as_supervised", True)
-    return tfds.load(name, split=split, **kwargs)
+    try:
+        return tfds.load(name, split=split, download=allow_download, **kwargs)
+    except AssertionError as e:  # "could not find data in ..."
+        if allow_download:
+            raise
+        raise FileNotFoundError(
+            f"The TFDS dataset is not prepared locally. Received: name={name!r} "
+            f"({str(e).split('. Please')[0]}). Expected prepared data: nothing "
+            "is downloaded unless asked, so pass `download=True` (or set "
+            f"{_paths.DOWNLOAD_ENV_VAR}=1), or prepare it with "
+            f"`tfds build {base_name}`."
+        ) from None
 
 
 def _read_utf8(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"File not found. Received: path={path!r}. Expected an existing "
+            "UTF-8 text file."
+        )
+    if os.path.isdir(path):
+        raise ValueError(f"Expected a file, not a folder. Received: path={path!r}.")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(f"Could not read {path!r}: {e.strerror}.") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

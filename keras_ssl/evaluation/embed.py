@@ -39,6 +39,7 @@ def embed(encoder, x, batch_size=256, verbose=0):
             "Received: x with 0 examples."
         )
     if isinstance(encoder, keras.Model):
+        _check_input(encoder, x)
         outputs = encoder.predict(x, batch_size=batch_size, verbose=verbose)
         _check_output(np.asarray(outputs), num_examples)
     else:
@@ -53,6 +54,30 @@ def embed(encoder, x, batch_size=256, verbose=0):
             outputs.append(output)
         outputs = np.concatenate(outputs)
     return outputs.astype("float32", copy=False)
+
+
+def _check_input(encoder, x):
+    """Compares an array's example shape with a one-input model's input shape."""
+    inputs = getattr(encoder, "inputs", None) or []
+    if len(inputs) != 1 or not hasattr(x, "shape"):
+        return
+    expected = tuple(inputs[0].shape[1:])
+    received = tuple(x.shape[1:])
+    if len(received) == len(expected) and all(
+        e is None or e == r for e, r in zip(expected, received)
+    ):
+        return
+    hint = ""
+    if len(expected) == len(received) == 3 and expected[:2] == received[:2]:
+        hint = (
+            " The channels differ (greyscale has 1, RGB 3): load the images "
+            "with the color mode the encoder was trained on."
+        )
+    raise ValueError(
+        "Argument `x` must match the encoder's input shape. Received: x with "
+        f"shape {tuple(x.shape)}. Expected: (num_examples, "
+        f"{', '.join(str(d) for d in expected)}).{hint}"
+    )
 
 
 def _check_output(outputs, num_examples):

@@ -306,6 +306,12 @@ def fine_tune(
         x_train, y_train, validation_split, validation_data, seed
     )
     labels = [y for y in (y_train, y_test, y_val) if y is not None and len(y)]
+    for name, y in (("y_train", y_train), ("y_test", y_test), ("y_val", y_val)):
+        if y is not None and len(y) and y.min() < 0:
+            raise ValueError(
+                f"Argument `{name}` must hold class ids >= 0. Received: "
+                f"min({name})={int(y.min())}. Expected ids in [0, num_classes)."
+            )
     largest = int(max(y.max() for y in labels))
     if num_classes is None:
         num_classes = largest + 1

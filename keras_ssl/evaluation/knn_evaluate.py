@@ -1,3 +1,5 @@
+import numbers
+
 import numpy as np
 
 from keras_ssl.evaluation import _validation
@@ -59,10 +61,15 @@ def knn_evaluate(
             "Argument `k` must be a positive int or a non-empty sequence of "
             f"positive ints. Received: k={k}."
         )
-    if not temperature > 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not temperature > 0
+        or not np.isfinite(temperature)
+    ):
         raise ValueError(
             "Argument `temperature` must be a positive float. "
-            f"Received: temperature={temperature}."
+            f"Received: temperature={temperature!r}."
         )
     y_bank = _validation.check_labels(y_bank, "y_bank")
     y_query = _validation.check_labels(y_query, "y_query")

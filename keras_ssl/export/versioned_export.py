@@ -2,25 +2,14 @@
 
 import numbers
 import os
-import re
 import shutil
 import uuid
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+from keras_ssl.export._checks import check_path_name, check_writable_dir
 
 
 def _check_name(name):
-    if (
-        not isinstance(name, str)
-        or not _NAME_RE.fullmatch(name)
-        or ".." in name
-        or name == "."
-    ):
-        raise ValueError(
-            "Argument `name` must be a non-empty folder name made of letters, "
-            "digits, '_', '.' and '-', without path separators or '..'. "
-            f"Received: name={name!r}"
-        )
+    check_path_name(name, "name")
 
 
 def _check_version(version):
@@ -66,7 +55,7 @@ def versioned_export(export_fn, base_dir, name, version="auto", **kwargs):
         base_dir: the model base path (e.g. `"saved_models"`); created if
             missing.
         name: model name, one folder name of letters, digits, `_`, `.` and
-            `-`.
+            `-` (not starting with `.` or `-`; no `..`).
         version: positive int, or `"auto"` for the next integer after the
             largest existing numeric version (1 for the first export).
         **kwargs: passed to `export_fn`.
@@ -76,7 +65,8 @@ def versioned_export(export_fn, base_dir, name, version="auto", **kwargs):
 
     Raises:
         FileExistsError: if the version already exists.
-        ValueError: on an invalid argument.
+        ValueError: on an invalid argument, or when `base_dir` cannot be
+            written to.
 
     Example:
 
@@ -115,6 +105,7 @@ def versioned_export(export_fn, base_dir, name, version="auto", **kwargs):
             f"Argument `name` must name a model folder. Received: name={name!r}, "
             f"but {model_dir!r} is an existing file"
         )
+    check_writable_dir(base_dir, "base_dir")
     if isinstance(version, str):  # "auto"
         version = max(_existing_versions(model_dir), default=0) + 1
     version = int(version)
@@ -122,17 +113,24 @@ def versioned_export(export_fn, base_dir, name, version="auto", **kwargs):
     if os.path.lexists(final_dir):
         raise FileExistsError(
             f"Version {version} of {name!r} already exists at {final_dir!r}; "
-            "exports never overwrite a version. Use version='auto' or a new "
-            "version number."
+            f"exports never overwrite a version. Received: version={version!r}. "
+            "Expected version='auto' or a new version number."
         )
 
-    os.makedirs(model_dir, exist_ok=True)
     # Not tempfile.mkdtemp: its 0700 mode would survive the rename and hide
     # the version from a TF Serving process running as another user.
     tmp_dir = os.path.join(
         model_dir, f".tmp-{version}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     )
-    os.mkdir(tmp_dir)
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        os.mkdir(tmp_dir)
+    except OSError as e:
+        raise ValueError(
+            "Argument `base_dir` must be a folder that can be written to. "
+            f"Received: base_dir={base_dir!r} (creating {tmp_dir!r} failed: "
+            f"{e.strerror})"
+        ) from None
     try:
         export_fn(export_dir=tmp_dir, **kwargs)
         if not os.listdir(tmp_dir):

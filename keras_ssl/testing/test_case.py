@@ -87,7 +87,7 @@ class TestCase:
         path = os.path.join(os.fspath(tmp_path), "model.keras")
         expected = model(inputs, training=False)
         model.save(path)
-        restored = keras.saving.load_model(path)
+        restored = keras.saving.load_model(path, safe_mode=True)
         assert type(restored) is type(model)
         actual = restored(inputs, training=False)
         TestCase.assert_allclose(actual, expected, rtol=rtol, atol=atol)

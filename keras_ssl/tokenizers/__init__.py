@@ -1,5 +1,6 @@
 """WordPiece vocabularies, in-graph text preprocessing and text checks."""
 
+from keras_ssl.tokenizers.load_vocabulary import load_vocabulary
 from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
 from keras_ssl.tokenizers.text_checks import (
     check_texts,
@@ -16,6 +17,7 @@ __all__ = [
     "TextPreprocessor",
     "check_texts",
     "count_truncated",
+    "load_vocabulary",
     "train_word_piece_vocabulary",
     "word_piece_lengths",
 ]

@@ -1,11 +1,13 @@
 """Raw strings to padded token ids, inside the graph."""
 
 import numbers
+import os
 
 import keras
 import keras_hub
 import tensorflow as tf
 
+from keras_ssl.tokenizers.load_vocabulary import load_vocabulary
 from keras_ssl.tokenizers.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS
 
 
@@ -39,7 +41,9 @@ class TextPreprocessor(keras.layers.Layer):
 
     Args:
         vocabulary: list of tokens, starting with the special tokens (see
-            `train_word_piece_vocabulary`).
+            `train_word_piece_vocabulary`), or the path of a vocabulary file
+            with one token per line (read with `load_vocabulary`; the tokens,
+            not the path, go into the config).
         sequence_length: output length, >= 3 (`[CLS]`, one token, `[SEP]`).
         lowercase: lowercase and strip accents (must match the vocabulary).
 
@@ -52,6 +56,13 @@ class TextPreprocessor(keras.layers.Layer):
 
     def __init__(self, vocabulary, sequence_length=64, lowercase=True, **kw):
         super().__init__(**kw)
+        if isinstance(vocabulary, str | os.PathLike):
+            vocabulary = load_vocabulary(vocabulary)
+        elif vocabulary is None:
+            raise ValueError(
+                "Argument `vocabulary` must be a list of tokens or the path "
+                "of a vocabulary file. Received: vocabulary=None"
+            )
         vocabulary = list(vocabulary)
         missing = [t for t in SPECIAL_TOKENS if t not in vocabulary]
         if missing:

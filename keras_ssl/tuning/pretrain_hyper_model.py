@@ -42,6 +42,8 @@ def check_choice(name, value, choices):
     """Raises a `ValueError` naming `name` and `choices` unless `value` is one."""
     if not isinstance(value, str) or value not in choices:
         close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        if not close and isinstance(value, str) and value:
+            close = [c for c in choices if c.startswith(value) or value in c][:1]
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"Unknown {name}. Received: {name}={value!r}. Expected one of "

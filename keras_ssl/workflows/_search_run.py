@@ -25,6 +25,18 @@ def positive_int(name, value, allow_none=False):
         )
 
 
+def check_seed(seed):
+    """Raises a `ValueError` unless `seed` is an int NumPy and Keras accept."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not 0 <= seed < 2**32 - 1
+    ):
+        raise ValueError(
+            f"Argument `seed` must be an int in [0, 2**32 - 2]. Received: seed={seed!r}"
+        )
+
+
 def describe(dataset):
     """A short name of a dataset argument (a name, a `LabeledData`, a pair)."""
     if isinstance(dataset, tuple | list):

@@ -1,12 +1,14 @@
 """Evaluation workflows: SSL encoder vs random-init twin vs raw-input baseline."""
 
+import contextlib
 import os
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.datasets import load
+from keras_ssl.datasets import LabeledData, load
 from keras_ssl.evaluation import (
     embed,
     fine_tune,
@@ -15,21 +17,76 @@ from keras_ssl.evaluation import (
     pixel_logistic_regression,
     tfidf_logistic_regression,
 )
+from keras_ssl.export._checks import check_writable_dir
 from keras_ssl.models import SSLModel
+from keras_ssl.workflows._search_run import check_seed
 from keras_ssl.workflows.pretrain import tokenize
 
 
-def load_ssl_model(model):
-    """Returns an SSL model from a model object or a `.keras` path."""
-    if isinstance(model, str | os.PathLike):
-        path = os.fspath(model)
-        if not os.path.isfile(path) or not path.endswith(".keras"):
+def load_keras_file(path, expected="a .keras file"):
+    """Loads a `.keras` file with Keras safe mode on; clear errors otherwise.
+
+    Safe mode stays on even if `keras.config.enable_unsafe_deserialization()`
+    was called elsewhere in the process: a file that would run Python code
+    on load (a `Lambda` layer holding a Python function) is refused with a
+    `ValueError`, and nothing in it runs. Load a file you trust yourself
+    with `keras.saving.load_model(path, safe_mode=False)` if you must.
+
+    Args:
+        path: path of the `.keras` file.
+        expected: what the file should be, for error messages.
+
+    Returns:
+        The loaded Keras object.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path) or not path.endswith(".keras"):
+        raise ValueError(
+            f"Argument `model` must be a path to {expected}. "
+            f"Received: model={path!r}"
+            + ("" if os.path.exists(path) else " (no such file)")
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"Argument `model` must be a valid .keras file (a zip archive "
+            f"written by `model.save`). Received: model={path!r}, which is "
+            "not a zip archive (corrupt or truncated?)"
+        )
+    try:
+        with _safe_mode_scope():
+            return keras.saving.load_model(path, safe_mode=True)
+    except Exception as e:
+        reason = str(e).strip().split("\n")[0]
+        if "safe_mode" in str(e) or "unsafe" in str(e):
             raise ValueError(
-                "Argument `model` must be a path to a .keras file written by "
-                f"`keras-ssl pretrain`. Received: model={path!r}"
-            )
-        # Safe mode stays on: no arbitrary code runs on load.
-        model = keras.saving.load_model(path)
+                f"Refusing to load {path!r}: it holds Python code that would "
+                "run on load (e.g. a `Lambda` layer), and keras_ssl keeps Keras "
+                "safe mode on. Expected a model saved by keras_ssl. If you "
+                "trust the file, load it yourself with "
+                "`keras.saving.load_model(path, safe_mode=False)`."
+            ) from None
+        raise ValueError(
+            f"Could not load the .keras file {path!r} "
+            f"({type(e).__name__}: {reason[:300]})"
+        ) from e
+
+
+def _safe_mode_scope():
+    """Forces Keras safe mode while loading, whatever the global setting."""
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - other Keras layouts
+        return contextlib.nullcontext()
+    return SafeModeScope(True)
+
+
+def load_ssl_model(model):
+    """Returns an SSL model from a model object or a `.keras` path.
+
+    Files are loaded with Keras safe mode on (see `load_keras_file`).
+    """
+    if isinstance(model, str | os.PathLike):
+        model = load_keras_file(model, "a .keras file written by `keras-ssl pretrain`")
     if not isinstance(model, SSLModel):
         raise ValueError(
             "Argument `model` must be a keras_ssl SSLModel (SimCLR, BYOL, "
@@ -43,6 +100,75 @@ def random_init_twin(encoder, seed=0):
     """The same architecture as `encoder`, freshly initialised."""
     keras.utils.set_random_seed(seed + 1)
     return keras.models.clone_model(encoder)
+
+
+_SPLIT_DATASETS = ("fashion_mnist", "wordnet", "wordnet_nouns")
+
+
+def _train_test(dataset, seed):
+    """`(train, test)` `LabeledData` for a name, a path or a `(train, test)` pair.
+
+    Named datasets use their own splits; a folder or a file is split here
+    (stratified, 20% held out as the test split).
+    """
+    if isinstance(dataset, tuple | list) and len(dataset) == 2:
+        parts = tuple(dataset)
+    elif isinstance(dataset, str) and dataset in _SPLIT_DATASETS:
+        parts = (load(dataset, split="train"), load(dataset, split="test"))
+    elif isinstance(dataset, str | os.PathLike):
+        data = load(dataset)
+        if not isinstance(data, LabeledData) or data.y is None:
+            raise ValueError(
+                "Evaluation needs labelled data. Received: "
+                f"dataset={os.fspath(dataset)!r} without labels. Expected a "
+                "folder with one subfolder per class, or a CSV with a label "
+                "column."
+            )
+        parts = data.split(test_fraction=0.2, seed=seed, stratify=True)
+    else:
+        raise ValueError(
+            "Argument `dataset` must be a dataset name, a path or a "
+            f"(train, test) pair of LabeledData. Received: dataset={dataset!r}"
+        )
+    for part, name in zip(parts, ("train", "test")):
+        if not isinstance(part, LabeledData) or part.y is None:
+            raise ValueError(
+                f"Evaluation needs labelled data. Received: a {name} split of "
+                f"type {type(part).__name__}"
+                + (" without labels" if isinstance(part, LabeledData) else "")
+                + ". Expected a LabeledData with labels."
+            )
+    return parts
+
+
+def _check_images(encoder, data, dataset):
+    expected = tuple(encoder.input_shape[1:])
+    if data.x.dtype == object or tuple(data.x.shape[1:]) != expected:
+        hint = ""
+        if data.x.ndim == 4 and tuple(data.x.shape[1:3]) == expected[:2]:
+            hint = (
+                " The channels differ (greyscale has 1, RGB 3): load the images "
+                "with the color mode the encoder was trained on (e.g. "
+                "`load_image_folder(path, color_mode='grayscale')`)."
+            )
+        raise ValueError(
+            "The images must match the encoder's input shape "
+            f"{expected}. Received: dataset={_describe(dataset)!r} with "
+            f"x.shape={data.x.shape}, dtype={data.x.dtype}.{hint}"
+        )
+
+
+def _describe(dataset):
+    if isinstance(dataset, tuple | list):
+        return " / ".join(_describe(part) for part in dataset)
+    if isinstance(dataset, LabeledData):
+        return dataset.name
+    return os.fspath(dataset) if isinstance(dataset, os.PathLike) else str(dataset)
+
+
+def _check_log_dir(log_dir):
+    if log_dir:
+        check_writable_dir(log_dir, "log_dir")
 
 
 def _write_scalars(log_dir, scalars):
@@ -76,9 +202,12 @@ def evaluate_images(
         A list of result rows (dicts with `task`, `protocol`, `ssl`,
         `random_init`, `raw_input`).
     """
+    check_seed(seed)
     model = load_ssl_model(model)
-    train = load(dataset, split="train") if isinstance(dataset, str) else dataset[0]
-    test = load(dataset, split="test") if isinstance(dataset, str) else dataset[1]
+    _check_log_dir(log_dir)
+    train, test = _train_test(dataset, seed)
+    for part in (train, test):
+        _check_images(model.encoder, part, dataset)
     sub = train.subset(min(probe_train_size, len(train)), seed=seed)
     encoders = {
         "ssl": model.encoder,
@@ -110,12 +239,12 @@ def evaluate_images(
     knn["raw_input"] = knn_evaluate(
         None, None, train.y, None, test.y, k=knn_k, features=flat
     )
-    rows = [{"task": str(dataset), "protocol": "linear probe", **probe}]
+    rows = [{"task": _describe(dataset), "protocol": "linear probe", **probe}]
     for k in knn_k:
         key = f"knn_accuracy@{k}"
         rows.append(
             {
-                "task": str(dataset),
+                "task": _describe(dataset),
                 "protocol": f"kNN k={k}",
                 **{name: result[key] for name, result in knn.items()},
             }
@@ -167,9 +296,12 @@ def fine_tune_images(
     Returns:
         One result row per fraction.
     """
+    check_seed(seed)
     model = load_ssl_model(model)
-    train = load(dataset, split="train") if isinstance(dataset, str) else dataset[0]
-    test = load(dataset, split="test") if isinstance(dataset, str) else dataset[1]
+    _check_log_dir(log_dir)
+    train, test = _train_test(dataset, seed)
+    for part in (train, test):
+        _check_images(model.encoder, part, dataset)
     x_test = test.x.astype("float32") / 255.0
     twin = random_init_twin(model.encoder, seed)
     rows = []
@@ -177,7 +309,7 @@ def fine_tune_images(
         part = labelled_fraction(train, fraction, seed)
         x_part = part.x.astype("float32") / 255.0
         row = {
-            "task": str(dataset),
+            "task": _describe(dataset),
             "protocol": f"fine-tune {fraction:.0%} labels ({len(part)})",
         }
         for name, encoder in (("ssl", model.encoder), ("random_init", twin)):
@@ -231,14 +363,24 @@ def evaluate_text(
     Returns:
         A list with one result row.
     """
+    check_seed(seed)
     model = load_ssl_model(model)
-    train = load(dataset, split="train") if isinstance(dataset, str) else dataset[0]
-    test = load(dataset, split="test") if isinstance(dataset, str) else dataset[1]
+    _check_log_dir(log_dir)
+    train, test = _train_test(dataset, seed)
+    for part in (train, test):
+        if part.x.dtype != object:
+            raise ValueError(
+                "A text model needs texts. Received: "
+                f"dataset={_describe(dataset)!r} with x.dtype={part.x.dtype}"
+            )
     train = train.subset(min(train_size, len(train)), seed=seed)
     test = test.subset(min(test_size, len(test)), seed=seed)
     x_train = tokenize(model.preprocessor, train.x)
     x_test = tokenize(model.preprocessor, test.x)
-    row = {"task": str(dataset), "protocol": f"fine-tune {epochs} ep ({len(train)})"}
+    row = {
+        "task": _describe(dataset),
+        "protocol": f"fine-tune {epochs} ep ({len(train)})",
+    }
     for name, encoder in (
         ("ssl", model.encoder),
         ("random_init", random_init_twin(model.encoder, seed)),

@@ -1,8 +1,7 @@
 """Export workflow: an SSL model or a classifier → `saved_models/<name>/<version>/`."""
 
+import numbers
 import os
-
-import keras
 
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import (
@@ -11,26 +10,48 @@ from keras_ssl.export import (
     export_text_encoder,
     versioned_export,
 )
+from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.models import SSLModel
 from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows.evaluate import load_ssl_model
+from keras_ssl.workflows.evaluate import load_keras_file, load_ssl_model
 
 
 def _load(model):
     """An `SSLModel` or a `TaskClassifier`, from an object or a `.keras` path."""
     if isinstance(model, str | os.PathLike):
-        path = os.fspath(model)
-        if not os.path.isfile(path) or not path.endswith(".keras"):
-            raise ValueError(
-                "Argument `model` must be a path to a .keras file written by "
-                "`keras-ssl pretrain` (model.keras) or `keras-ssl finetune` "
-                f"(classifier.keras). Received: model={path!r}"
-            )
         # Safe mode stays on: no arbitrary code runs on load.
-        model = keras.saving.load_model(path)
+        model = load_keras_file(
+            model,
+            "a .keras file written by `keras-ssl pretrain` (model.keras) or "
+            "`keras-ssl finetune` (classifier.keras)",
+        )
     if isinstance(model, TaskClassifier | SSLModel):
         return model
     return load_ssl_model(model)  # raises its one-line error
+
+
+def _check_target(name, base_dir, version):
+    """Checks where the export goes before the model is loaded."""
+    check_path_name(name, "name")
+    if not (version == "auto" and isinstance(version, str)) and (
+        isinstance(version, bool)
+        or not isinstance(version, numbers.Integral)
+        or version < 1
+    ):
+        raise ValueError(
+            "Argument `version` must be a positive int or 'auto' (the next "
+            f"free version). Received: version={version!r}"
+        )
+    base_dir = check_writable_dir(base_dir, "base_dir")
+    if not isinstance(version, str):
+        existing = os.path.join(base_dir, name, str(int(version)))
+        if os.path.lexists(existing):
+            raise FileExistsError(
+                f"Version {version} of {name!r} already exists at {existing!r}; "
+                f"exports never overwrite a version. Received: version={version!r}. "
+                "Expected version='auto' (the CLI's default) or a new version "
+                "number."
+            )
 
 
 def export(model, name, base_dir="saved_models", version="auto"):
@@ -51,13 +72,21 @@ def export(model, name, base_dir="saved_models", version="auto"):
     Args:
         model: SSL model or `TaskClassifier`, or the path to its `.keras`
             file.
-        name: export name (letters, digits, `_.-`).
+        name: export name (letters, digits, `_.-`; one folder name, no
+            path separators or `..`).
         base_dir: TF Serving model base folder.
-        version: positive int, or `"auto"` for the next free version.
+        version: positive int, or `"auto"` for the next free version. An
+            existing version is never overwritten.
 
     Returns:
         The path of the new version folder.
+
+    Raises:
+        ValueError: on an invalid name, version or model, or an unwritable
+            `base_dir` (checked before the model is loaded).
+        FileExistsError: if the version already exists.
     """
+    _check_target(name, base_dir, version)
     model = _load(model)
     if isinstance(model, TaskClassifier):
         return versioned_export(

@@ -15,9 +15,10 @@ import tensorflow as tf
 from keras_ssl.datasets import LabeledData
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import export_classifier, versioned_export
-from keras_ssl.export.versioned_export import _check_name as check_export_name
+from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.tokenizers import TextPreprocessor
 from keras_ssl.workflows._search_run import (
+    check_seed,
     describe,
     positive_int,
     quiet_search,
@@ -132,7 +133,8 @@ def tune(
             narrow or fix the space, e.g. `{"dropout": 0.1,
             "batch_size": [64, 128]}`.
         project_name: optional explicit keras-tuner project name (under
-            `output_dir/tune-projects/`) instead of the fingerprint.
+            `output_dir/tune-projects/`) instead of the fingerprint; one
+            folder name (letters, digits, `_.-`, no separators or `..`).
         overwrite: delete the project's earlier trials and start afresh.
         verbose: 0 silent, 1 one line per trial, 2 also Keras progress bars.
 
@@ -153,6 +155,7 @@ def tune(
     from keras_ssl.tuning import FineTuneHyperModel, check_tuner_name
 
     check_tuner_name(tuner)
+    check_seed(seed)
     positive_int("max_trials", max_trials)
     positive_int("epochs", epochs)
     positive_int("train_size", train_size, allow_none=True)
@@ -184,7 +187,11 @@ def tune(
         )
     if export_dir is not None:
         # Checked before the search, which an invalid name would waste.
-        check_export_name(export_name)
+        check_path_name(export_name, "export_name")
+        check_writable_dir(export_dir, "export_dir")
+    if project_name is not None:
+        check_path_name(project_name, "project_name")
+    check_writable_dir(output_dir, "output_dir")
     say = print if verbose else (lambda *a, **k: None)
     start = time.monotonic()
 

@@ -8,7 +8,9 @@ import time
 import numpy as np
 
 from keras_ssl.datasets import LabeledData, load
+from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.workflows._search_run import (
+    check_seed,
     describe,
     positive_int,
     quiet_search,
@@ -145,7 +147,8 @@ def tune_pretraining(
         search_space: optional dict of `PretrainHyperModel` search-space
             arguments, e.g. `{"temperature": 0.1, "learning_rate": (1e-3,
             1e-2)}`.
-        project_name: optional explicit keras-tuner project name.
+        project_name: optional explicit keras-tuner project name; one
+            folder name (letters, digits, `_.-`, no separators or `..`).
         overwrite: delete the project's earlier trials and start afresh.
         verbose: 0 silent, 1 one line per trial, 2 also Keras progress bars.
 
@@ -170,6 +173,7 @@ def tune_pretraining(
     check_choice("method", method, PRETRAIN_METHODS)
     check_choice("objective", objective, PRETRAIN_OBJECTIVES)
     check_choice("tuner", tuner, PRETRAIN_TUNERS)
+    check_seed(seed)
     for name, value in (
         ("max_trials", max_trials),
         ("steps", steps),
@@ -197,6 +201,9 @@ def tune_pretraining(
         raise ValueError(
             f"Unknown `search_space` keys {unknown}. Expected some of {list(allowed)}."
         )
+    if project_name is not None:
+        check_path_name(project_name, "project_name")
+    check_writable_dir(output_dir, "output_dir")
     say = print if verbose else (lambda *a, **k: None)
     start = time.monotonic()
 

@@ -37,6 +37,7 @@ def write_split(directory, prefix="t10k", n=6, compress=False):
 def no_default_dirs(monkeypatch, tmp_path):
     """Hides the real data: no env var, no default dirs, no download."""
     monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
+    monkeypatch.delenv("KERAS_SSL_ALLOW_DOWNLOAD", raising=False)
     monkeypatch.setattr(fashion_mnist, "DEFAULT_DIRS", (str(tmp_path / "nothing"),))
 
     def fail_download():
@@ -88,21 +89,45 @@ def test_missing_data_lists_searched_places(tmp_path, no_default_dirs):
     assert f"data_dir={str(tmp_path)!r}" in message
     assert "$KERAS_SSL_FASHION_MNIST_DIR (not set)" in message
     assert str(tmp_path / "nothing") in message
-    assert "keras.datasets.fashion_mnist.load_data()" in message
+    assert "no download: not asked for (pass `download=True`" in message
     assert "apt-get install dataset-fashion-mnist" in message
+
+
+def test_failed_download_is_listed(tmp_path, no_default_dirs):
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist("train", data_dir=tmp_path, download=True)
+    assert "keras.datasets.fashion_mnist.load_data() (download failed)" in str(
+        info.value
+    )
 
 
 def test_keras_download_fallback(tmp_path, monkeypatch, no_default_dirs):
     train = (np.ones((4, 28, 28), np.uint8), np.array([0, 1, 2, 3]))
     test = (np.zeros((2, 28, 28), np.uint8), np.array([4, 5]))
-    monkeypatch.setattr(
-        keras.datasets.fashion_mnist,
-        "load_data",
-        lambda: (train, test),
-    )
-    data = load_fashion_mnist("test")
+    calls = []
+
+    def load_data():
+        calls.append(1)
+        return train, test
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", load_data)
+    # Nothing is downloaded unless asked.
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load_fashion_mnist("test")
+    assert calls == []
+    data = load_fashion_mnist("test", download=True)
     assert data.x.shape == (2, 28, 28, 1)
     np.testing.assert_array_equal(data.y, [4, 5])
+    # Asking through the environment (e.g. from the command line).
+    monkeypatch.setenv("KERAS_SSL_ALLOW_DOWNLOAD", "1")
+    assert len(load_fashion_mnist("test")) == 2
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("download", ["yes", 1])
+def test_invalid_download_argument(download):
+    with pytest.raises(ValueError, match=r"`download` must be True, False or None"):
+        load_fashion_mnist("test", download=download)
 
 
 def test_invalid_split():

@@ -92,3 +92,21 @@ def test_tfds_import_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
     with pytest.raises(ImportError, match=r"'mnist'.*pip install keras-ssl\[tfds\]"):
         load("tfds:mnist")
+
+
+def test_csv_columns_named_text_and_label_are_the_default(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("label,text\nb,a cat\na,a dog\n")
+    data = load(path)
+    assert list(data.x) == ["a cat", "a dog"] and data.label_names == ["a", "b"]
+    (tmp_path / "u.csv").write_text("text\nx\n")
+    assert load(tmp_path / "u.csv").y is None
+    (tmp_path / "v.csv").write_text("body\nx\n")
+    with pytest.raises(ValueError, match=r"`text_column=`.*columns \['body'\]"):
+        load(tmp_path / "v.csv")
+
+
+def test_existing_file_of_an_unsupported_type(tmp_path):
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
+    with pytest.raises(ValueError, match=r"unsupported type \(\.parquet extension"):
+        load(str(tmp_path / "d.parquet"))

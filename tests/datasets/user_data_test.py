@@ -195,3 +195,43 @@ def test_load_tfds_without_tensorflow_datasets(monkeypatch):
         load_tfds("mnist")
     with pytest.raises(ValueError, match=r"Received: name=''"):
         load_tfds("")
+
+
+def test_image_folder_skip_invalid_counts_the_skipped_files(tmp_path, caplog):
+    write_image(tmp_path / "a" / "ok.png", 8, 8)
+    write_image(tmp_path / "b" / "ok.png", 8, 8)
+    (tmp_path / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")
+    (tmp_path / "b" / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"broken\.png.*skip_invalid=True"):
+        load_image_folder(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        data = load_image_folder(tmp_path, skip_invalid=True)
+    assert len(data) == 2 and list(data.y) == [0, 1]
+    assert "Skipped 2 undecodable image file(s)" in caplog.text
+    with pytest.raises(ValueError, match=r"`skip_invalid` must be True or False"):
+        load_image_folder(tmp_path, skip_invalid="yes")
+
+
+def test_image_folder_decode_errors_carry_no_tensorflow_internals(tmp_path):
+    write_image(tmp_path / "a" / "ok.png", 8, 8)
+    (tmp_path / "a" / "bad.gif").write_bytes(b"GIF89a")
+    with pytest.raises(ValueError) as info:
+        load_image_folder(tmp_path)
+    message = str(info.value)
+    assert "bad.gif' (6 bytes)" in message
+    assert "[Op:" not in message and "function_node" not in message
+
+
+def test_missing_and_unreadable_text_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Received: path='.*nope\.txt'"):
+        load_text_file(tmp_path / "nope.txt")
+    with pytest.raises(ValueError, match="not a folder"):
+        load_csv(tmp_path, "text")
+
+
+def test_to_tf_dataset_drop_remainder_needs_a_full_batch():
+    data = from_arrays(np.zeros((4, 2, 2), np.uint8), [0, 1, 0, 1])
+    assert len(list(data.to_tf_dataset(4, drop_remainder=True))) == 1
+    assert len(list(data.to_tf_dataset(8))) == 1  # the short batch is kept
+    with pytest.raises(ValueError, match="batch_size=5 for 4 examples"):
+        data.to_tf_dataset(5, drop_remainder=True)

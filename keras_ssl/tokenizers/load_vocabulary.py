@@ -1,0 +1,100 @@
+"""Read a WordPiece vocabulary file (one token per line)."""
+
+import os
+
+from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
+
+
+def load_vocabulary(path):
+    """Reads a vocabulary file written by `keras-ssl pretrain` (`vocabulary.txt`).
+
+    The file is UTF-8 with one token per line, token `i` on line `i + 1`; a
+    final newline is optional. The file must exist, hold more tokens than
+    the special ones, contain every special token (`[PAD] [CLS] [SEP] [UNK]
+    [MASK]`), and have no empty line and no token twice (either would shift
+    or alias token ids).
+
+    Args:
+        path: path of the vocabulary file.
+
+    Returns:
+        The vocabulary as a list of strings.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if the file is not a valid vocabulary.
+
+    Example:
+
+    >>> vocab = load_vocabulary("runs/mlm-<stamp>/vocabulary.txt")
+    >>> TextPreprocessor(vocab, sequence_length=64)  # doctest: +SKIP
+    """
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ValueError(
+            "Argument `path` must be the path of a vocabulary file. "
+            f"Received: path={path!r}"
+        )
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Vocabulary file not found. Received: path={path!r}. Expected a "
+            "UTF-8 file with one token per line (e.g. the `vocabulary.txt` "
+            "of a `keras-ssl pretrain` run directory)."
+        )
+    if os.path.isdir(path):
+        raise ValueError(
+            "Argument `path` must be a vocabulary file, not a folder. "
+            f"Received: path={path!r}"
+        )
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(
+            f"Could not read the vocabulary file {path!r}: {e.strerror}."
+        ) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"The vocabulary file {path!r} is not valid UTF-8: line {line} has "
+            f"an invalid byte {data[e.start : e.start + 1]!r}. Expected a UTF-8 "
+            "file with one token per line."
+        ) from None
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()  # the final newline
+    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
+    if not tokens:
+        raise ValueError(
+            f"The vocabulary file is empty. Received: path={path!r} with 0 "
+            "tokens. Expected one token per line, starting with "
+            f"{list(SPECIAL_TOKENS)}."
+        )
+    empty = [i + 1 for i, t in enumerate(tokens) if not t.strip()]
+    if empty:
+        raise ValueError(
+            f"The vocabulary file {path!r} has {len(empty)} empty line(s), the "
+            f"first is line {empty[0]}. Expected one token per line (an empty "
+            "line would shift the token ids)."
+        )
+    seen, duplicates = set(), []
+    for t in tokens:
+        if t in seen:
+            duplicates.append(t)
+        seen.add(t)
+    if duplicates:
+        raise ValueError(
+            f"The vocabulary file {path!r} lists {len(duplicates)} token(s) "
+            f"more than once, e.g. {duplicates[0]!r}. Expected each token once."
+        )
+    missing = [t for t in SPECIAL_TOKENS if t not in seen]
+    if missing or len(tokens) <= len(SPECIAL_TOKENS):
+        raise ValueError(
+            f"The vocabulary file {path!r} must hold the special tokens "
+            f"{list(SPECIAL_TOKENS)} and more. Received: {len(tokens)} tokens"
+            + (f", missing {missing}" if missing else "")
+            + "."
+        )
+    return tokens
