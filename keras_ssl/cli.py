@@ -169,6 +169,15 @@ def _add_finetune_parser(sub):
         default=None,
         help="weigh classes inversely to their frequency",
     )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="RUN_DIR",
+        help="continue the latest unfinished fine-tuning run under --output-dir "
+        "(or RUN_DIR) from its last completed epoch",
+    )
     p.add_argument("--output-dir", default="runs")
     _add_common(p)
 
@@ -189,6 +198,7 @@ def _run_finetune(args):
         validation_split=args.validation_split,
         early_stopping_patience=args.patience,
         class_weight=args.class_weight,
+        resume=args.resume,
         seed=args.seed,
     )
     keys = ("accuracy", "val_accuracy", "val_loss", "epochs_run", "best_epoch")
@@ -231,7 +241,52 @@ def build_parser():
     p.add_argument(
         "--time-budget", type=float, default=None, help="stop after N seconds"
     )
-    p.add_argument("--strategy", default="auto", help="auto | one_device | mirrored")
+    g = p.add_argument_group("scale and speed")
+    g.add_argument(
+        "--strategy",
+        default="auto",
+        help="auto | one_device | mirrored | multi_worker (TF_CONFIG names the "
+        "workers); the global batch must divide by the number of replicas",
+    )
+    g.add_argument(
+        "--mixed-precision",
+        default="off",
+        help="off | auto | mixed_float16 | mixed_bfloat16",
+    )
+    g.add_argument(
+        "--jit-compile",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="XLA: auto (on with a GPU, off on CPU and for replicas on CPU devices)",
+    )
+    g = p.add_argument_group("reliability and monitoring")
+    g.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="RUN_DIR",
+        help="continue the latest unfinished run of --method under --output-dir "
+        "(or RUN_DIR) from its last checkpoint",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        help="steps between checkpoints (also at every epoch end)",
+    )
+    g.add_argument(
+        "--monitor",
+        action="store_true",
+        help="TensorBoard: kNN accuracy of a labelled monitor set, view / "
+        "reconstruction / masked-token / generated-text panels, Embedding Projector",
+    )
+    g.add_argument(
+        "--collapse-guard",
+        choices=["warn", "stop"],
+        default=None,
+        help="two-view methods: warn or stop when the projections collapse",
+    )
     p.add_argument(
         "--model-kwargs",
         default="{}",
@@ -368,6 +423,12 @@ def _run_pretrain(args):
         steps_per_epoch=args.steps_per_epoch,
         time_budget=args.time_budget,
         strategy=args.strategy,
+        mixed_precision=args.mixed_precision,
+        jit_compile={"auto": "auto", "on": True, "off": False}[args.jit_compile],
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        monitor=args.monitor,
+        collapse_guard=args.collapse_guard,
         seed=args.seed,
         model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
     )

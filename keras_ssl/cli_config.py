@@ -62,6 +62,8 @@ def _check_value(flag, action, value):
         return value
     if value is None:
         return None
+    if action.nargs == "?" and isinstance(value, bool):
+        return value  # e.g. `resume: true` for `--resume [RUN_DIR]`
     if flag == "model_kwargs" and isinstance(value, dict):
         return json.dumps(value)  # the flag takes the JSON text
     kind = action.type
