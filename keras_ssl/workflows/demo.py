@@ -3,11 +3,133 @@
 import os
 import time
 
-from keras_ssl.evaluation import format_results_table
+import keras
+import numpy as np
+
+from keras_ssl.datasets import load
+from keras_ssl.evaluation import embed, format_results_table
 from keras_ssl.workflows.evaluate import evaluate_images, evaluate_text
 from keras_ssl.workflows.export import export
 from keras_ssl.workflows.pretrain import pretrain
-from keras_ssl.workflows.run_directory import write_json
+from keras_ssl.workflows.run_directory import make_run_directory, write_json
+
+# Test images on the embedding map: t-SNE of 2,000 points takes ~20-30 s
+# on two CPU cores and still shows every class.
+MAP_POINTS = 2000
+# Training curves: the logs of every 5th step.
+LOG_EVERY = 5
+
+
+class StepLog(keras.callbacks.Callback):
+    """Records training curves: each metric's mean over every `every` steps.
+
+    Keras logs running means over the current epoch, which jump when they
+    restart at an epoch boundary. For metrics that keep a running total and
+    count (the loss and Keras `Mean`-type metrics) this records the exact
+    mean over the last `every` steps instead, from the differences of those
+    totals; other metrics are recorded as logged.
+
+    Args:
+        every: steps per recorded point.
+    """
+
+    def __init__(self, every=LOG_EVERY):
+        super().__init__()
+        self.every = every
+        self.steps, self.records = [], []
+        self._count = 0
+        self._last = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last = {}  # Keras resets the metrics at each epoch start
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._count += 1
+        if not logs or self._count % self.every:
+            return
+        record = {k: float(v) for k, v in logs.items() if np.ndim(v) == 0}
+        for metric in self.model.metrics:
+            total = getattr(metric, "total", None)
+            count = getattr(metric, "count", None)
+            if metric.name not in record or total is None or count is None:
+                continue
+            now = (float(np.sum(total.numpy())), float(np.sum(count.numpy())))
+            before = self._last.get(metric.name, (0.0, 0.0))
+            self._last[metric.name] = now
+            if now[1] > before[1]:
+                record[metric.name] = (now[0] - before[0]) / (now[1] - before[1])
+        self.steps.append(self._count)
+        self.records.append(record)
+
+    def curve(self):
+        """`plot_history` arguments; `None` before `every` steps."""
+        if not self.records:
+            return None
+        return {"history": self.records, "x": self.steps, "x_label": "step"}
+
+
+def write_demo_figures(
+    figures_dir,
+    curves,
+    rows,
+    embeddings=None,
+    labels=None,
+    label_names=None,
+    seed=0,
+):
+    """Writes the demo's PNG figures into `figures_dir`.
+
+    - `loss_<name>.png` for each `curves[name]`, a dict of
+      `keras_ssl.visualization.plot_history` arguments (`history`, and
+      optionally `x`, `x_label`): the loss and the other training metrics;
+    - `embedding_map_simclr.png`: a t-SNE map of `embeddings` coloured by
+      `labels` (when `embeddings` is given);
+    - `baselines.png`: the result `rows` as bars, SSL encoder vs random-init
+      encoder vs raw-input baseline.
+
+    Returns:
+        The paths written, in that order.
+    """
+    from keras_ssl.visualization import (
+        plot_baseline_bars,
+        plot_embedding_map,
+        plot_history,
+    )
+
+    titles = {
+        "simclr": "SimCLR on Fashion-MNIST: pretraining curves",
+        "mlm": "Masked language model on WordNet glosses: pretraining curves",
+    }
+    paths = []
+    for name, curve in curves.items():
+        paths.append(
+            plot_history(
+                path=os.path.join(figures_dir, f"loss_{name}.png"),
+                title=titles.get(name, f"{name}: pretraining curves"),
+                **curve,
+            )
+        )
+    if embeddings is not None:
+        paths.append(
+            plot_embedding_map(
+                embeddings,
+                labels,
+                os.path.join(figures_dir, "embedding_map_simclr.png"),
+                label_names=label_names,
+                max_points=MAP_POINTS,
+                seed=seed,
+                title=f"t-SNE of SimCLR embeddings of {min(len(labels), MAP_POINTS)} "
+                "Fashion-MNIST test images",
+            )
+        )
+    paths.append(
+        plot_baseline_bars(
+            rows,
+            os.path.join(figures_dir, "baselines.png"),
+            title="SSL encoder vs random-init encoder vs raw input",
+        )
+    )
+    return paths
 
 
 def run_demo(
@@ -17,16 +139,21 @@ def run_demo(
     text_seconds=240,
     verbose="auto",
     seed=0,
+    figures=True,
 ):
     """Pretrains, evaluates and exports one image and one text model.
 
     Budgets are wall-clock seconds of pretraining (the evaluation adds a few
     minutes on two CPU cores). Prints a table of SSL encoder vs random-init
-    encoder vs raw-input baseline and returns the result rows.
+    encoder vs raw-input baseline and returns the result rows. A demo folder
+    `output_dir/demo-<stamp>/` gets `demo_results.json` and, with `figures`,
+    the PNGs of `write_demo_figures` (pretraining curves, a t-SNE map of the
+    SimCLR embeddings of test images, the results as bars).
     """
     start = time.monotonic()
     say = print
     say("== 1/2 SimCLR on Fashion-MNIST (60k images) ==")
+    logs = {"simclr": StepLog(), "mlm": StepLog()}
     vision = pretrain(
         "simclr",
         "fashion_mnist",
@@ -35,11 +162,23 @@ def run_demo(
         time_budget=image_seconds,
         seed=seed,
         verbose=verbose,
+        monitor=True,  # TensorBoard: kNN accuracy, view grids, Projector
+        callbacks=[logs["simclr"]],
     )
     say(f"pretrained {vision['steps']} steps in {vision['seconds']:.0f} s")
     say("evaluating: linear probe, kNN (SSL, random-init, raw pixels) ...")
     rows = evaluate_images(vision["model"], log_dir=vision["log_dir"], seed=seed)
     image_export = export(vision["model"], "fashion_mnist_simclr", export_dir)
+    map_inputs = {}
+    if figures:
+        test = load("fashion_mnist", split="test").subset(MAP_POINTS, seed=seed)
+        map_inputs = {
+            "embeddings": embed(
+                vision["model"].encoder, test.x.astype("float32") / 255.0
+            ),
+            "labels": test.y,
+            "label_names": test.label_names,
+        }
 
     say("== 2/2 Masked language model on WordNet glosses (117k) ==")
     text = pretrain(
@@ -54,6 +193,8 @@ def run_demo(
         # (Wettig et al., 2023, https://arxiv.org/abs/2202.08005); measured
         # here it also fine-tunes better after a 4-minute budget.
         model_kwargs={"mask_rate": 0.4},
+        monitor=True,  # TensorBoard: kNN accuracy, masked tokens, Projector
+        callbacks=[logs["mlm"]],
     )
     say(f"pretrained {text['steps']} steps in {text['seconds']:.0f} s")
     say("evaluating: fine-tune on noun semantic fields (SSL, random-init), TF-IDF ...")
@@ -69,14 +210,34 @@ def run_demo(
         "exports": [image_export, text_export],
         "total_seconds": time.monotonic() - start,
     }
-    write_json(os.path.join(text["run_dir"], "demo_results.json"), results)
+    demo_dir = make_run_directory(output_dir, "demo")
+    results_path = os.path.join(demo_dir, "demo_results.json")
+    write_json(results_path, results)
     say("")
     say(format_results_table(rows))
     say("")
     wins = sum(r["ssl"] > r["random_init"] for r in rows)
     say(f"SSL encoder beats its random-init twin on {wins}/{len(rows)} rows.")
+    if figures:
+        say("drawing figures (t-SNE of the SimCLR test embeddings) ...")
+        # Every LOG_EVERY steps; the per-epoch history for very short runs.
+        curves = {
+            name: log.curve() or {"history": result["history"]}
+            for (name, log), result in zip(logs.items(), (vision, text))
+        }
+        paths = write_demo_figures(
+            demo_dir,
+            curves,
+            rows,
+            seed=seed,
+            **map_inputs,
+        )
+        results["figures"] = paths
+        results["total_seconds"] = time.monotonic() - start
+        write_json(results_path, results)
+        say(f"Figures: {demo_dir}/ ({', '.join(os.path.basename(p) for p in paths)})")
     say(f"TensorBoard: tensorboard --logdir {output_dir}")
     say(f"Exports (TF Serving layout): {image_export}  {text_export}")
-    say(f"Results JSON: {os.path.join(text['run_dir'], 'demo_results.json')}")
+    say(f"Results JSON: {results_path}")
     say(f"Total time: {results['total_seconds']:.0f} s")
     return results
