@@ -259,6 +259,12 @@ def build_parser():
         default="auto",
         help="XLA: auto (on with a GPU, off on CPU and for replicas on CPU devices)",
     )
+    g.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic TensorFlow ops: the same seed gives the same bits "
+        "(slower; XLA off)",
+    )
     g = p.add_argument_group("reliability and monitoring")
     g.add_argument(
         "--resume",
@@ -429,6 +435,7 @@ def _run_pretrain(args):
         checkpoint_every=args.checkpoint_every,
         monitor=args.monitor,
         collapse_guard=args.collapse_guard,
+        deterministic=args.deterministic,
         seed=args.seed,
         model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
     )

@@ -294,6 +294,7 @@ def pretrain(
     mixed_precision="off",
     monitor=False,
     collapse_guard=None,
+    deterministic=False,
 ):
     """Pretrains a self-supervised model and saves it in a run directory.
 
@@ -364,6 +365,11 @@ def pretrain(
             below a tenth of that of a uniform spread for 50 steps
             (`keras_ssl.callbacks.CollapseGuard`).
 
+        deterministic: make every TensorFlow op deterministic
+            (`tf.config.experimental.enable_op_determinism()`): the same
+            seed then gives bit-identical runs, resumes included, at some
+            cost in speed. This is process-wide and stays on afterwards.
+
     A non-finite loss stops training (`keras_ssl.callbacks.NonFiniteGuard`)
     and raises `NonFiniteLossError` naming the step and the last good
     checkpoint; nothing is saved as a result then.
@@ -416,6 +422,14 @@ def pretrain(
         )
     if checkpoint_every is not None:
         _positive_int("checkpoint_every", checkpoint_every)
+    if not isinstance(deterministic, bool):
+        raise ValueError(
+            "Argument `deterministic` must be True or False. "
+            f"Received: deterministic={deterministic!r}"
+        )
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+        logger.info("Op determinism on: same seed, same bits (XLA off).")
     kw = dict(model_kwargs or {})
     if collapse_guard is not None:
         kw["collapse_metrics"] = True
@@ -460,6 +474,7 @@ def _train(
     mixed_precision,
     monitor,
     collapse_guard,
+    deterministic,
     kw,
     strategy_obj,
     jit,
@@ -606,6 +621,7 @@ def _train(
         "jit_compile": jit,
         "mixed_precision": mixed_precision,
         "dtype_policy": keras.config.dtype_policy().name,
+        "deterministic": deterministic,
         "model_kwargs": model_kwargs or {},
         **extra,
     }
@@ -626,6 +642,7 @@ def _train(
                 "jit_compile",
                 "mixed_precision",
                 "dtype_policy",
+                "deterministic",
             ),
         )
         with strategy_obj.scope():
