@@ -28,6 +28,17 @@ def _add_common(p):
     )
 
 
+def _add_resume(p, help_):
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="RUN_DIR",
+        help=help_,
+    )
+
+
 def _add_data_options(p):
     g = p.add_argument_group(
         "your own data", "how to read an image folder or a .csv file"
@@ -169,13 +180,9 @@ def _add_finetune_parser(sub):
         default=None,
         help="weigh classes inversely to their frequency",
     )
-    p.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="RUN_DIR",
-        help="continue the latest unfinished fine-tuning run under --output-dir "
+    _add_resume(
+        p,
+        "continue the latest unfinished fine-tuning run under --output-dir "
         "(or RUN_DIR) from its last completed epoch",
     )
     p.add_argument("--output-dir", default="runs")
@@ -266,13 +273,9 @@ def build_parser():
         "(slower; XLA off)",
     )
     g = p.add_argument_group("reliability and monitoring")
-    g.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="RUN_DIR",
-        help="continue the latest unfinished run of --method under --output-dir "
+    _add_resume(
+        g,
+        "continue the latest unfinished run of --method under --output-dir "
         "(or RUN_DIR) from its last checkpoint",
     )
     g.add_argument(
