@@ -2,11 +2,12 @@
 
 import keras
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class AugmentationPipeline(keras.layers.Layer):
+class AugmentationPipeline(ImageAugmentation):
     """Applies a list of augmentation layers one after the other.
 
     Every layer is called with the same `training` flag, so a pipeline of

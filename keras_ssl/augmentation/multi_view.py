@@ -2,11 +2,12 @@
 
 import keras
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class MultiView(keras.layers.Layer):
+class MultiView(ImageAugmentation):
     """Makes a list of random views of a batch of images.
 
     Either one augmenter applied `num_views` times (symmetric views, as in

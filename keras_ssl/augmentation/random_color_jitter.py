@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_fraction, check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomColorJitter(keras.layers.Layer):
+class RandomColorJitter(ImageAugmentation):
     """Randomly shifts brightness and scales contrast of each image.
 
     Images are expected in `[0, 1]`. With probability `probability`, an image

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import (
     check_fraction,
     check_images,
@@ -20,7 +21,7 @@ def _reflect(index, length):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomGaussianBlur(keras.layers.Layer):
+class RandomGaussianBlur(ImageAugmentation):
     """Blurs each image with a Gaussian of random width, with probability.
 
     With probability `probability`, an image is convolved with a separable

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import (
     check_channels,
     check_fraction,
@@ -14,7 +15,7 @@ LUMA_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomGrayscale(keras.layers.Layer):
+class RandomGrayscale(ImageAugmentation):
     """Turns each RGB image greyscale with probability `probability`.
 
     A converted image holds its luminance `0.2989 R + 0.5870 G + 0.1140 B`

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_fraction, check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomHorizontalFlip(keras.layers.Layer):
+class RandomHorizontalFlip(ImageAugmentation):
     """Flips each image left-right with probability `probability`.
 
     Args:

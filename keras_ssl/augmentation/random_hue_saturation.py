@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import (
     check_channels,
     check_fraction,
@@ -25,7 +26,7 @@ YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomHueSaturation(keras.layers.Layer):
+class RandomHueSaturation(ImageAugmentation):
     """Randomly shifts the hue and scales the saturation of RGB images.
 
     Images are expected in `[0, 1]`. With probability `probability`, an

@@ -5,11 +5,12 @@ import math
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_images, check_range
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomResizedCrop(keras.layers.Layer):
+class RandomResizedCrop(ImageAugmentation):
     """Crops a random box of each image and resizes it to a fixed size.
 
     Each image in the batch gets its own box: its area is a uniform fraction

@@ -5,11 +5,12 @@ import math
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_fraction, check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomRotation(keras.layers.Layer):
+class RandomRotation(ImageAugmentation):
     """Rotates each image about its centre by a random angle.
 
     With probability `probability`, an image is rotated by an angle drawn

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.validation import check_fraction, check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomSolarize(keras.layers.Layer):
+class RandomSolarize(ImageAugmentation):
     """Inverts the bright pixels of each image with probability `probability`.
 
     Images are expected in `[0, 1]`. A solarized image maps every pixel

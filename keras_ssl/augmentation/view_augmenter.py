@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
 from keras_ssl.augmentation.random_horizontal_flip import RandomHorizontalFlip
 from keras_ssl.augmentation.random_resized_crop import RandomResizedCrop
@@ -14,7 +15,7 @@ def _subseed(seed, k):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class ViewAugmenter(keras.layers.Layer):
+class ViewAugmenter(ImageAugmentation):
     """Makes one random view of a batch of images in `[0, 1]`.
 
     Random resized crop → horizontal flip → brightness/contrast jitter, each

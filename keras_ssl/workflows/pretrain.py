@@ -430,18 +430,6 @@ def pretrain(
     if deterministic:
         tf.config.experimental.enable_op_determinism()
         logger.info("Op determinism on: same seed, same bits (XLA off).")
-    if method in IMAGE_METHODS and mixed_precision != "off":
-        from keras_ssl.distribute import resolve_mixed_precision
-
-        if resolve_mixed_precision(mixed_precision)[0] != "float32":
-            # The image augmentation layers compute in the global policy's
-            # dtype and mix it with float32 factors: refuse, not crash.
-            raise ValueError(
-                "Mixed precision is not supported yet for image methods (the "
-                "augmentation layers need float32). Received: "
-                f"mixed_precision={mixed_precision!r} with method={method!r}. "
-                "Expected mixed_precision='off' (text methods support it)."
-            )
     kw = dict(model_kwargs or {})
     if collapse_guard is not None:
         kw["collapse_metrics"] = True

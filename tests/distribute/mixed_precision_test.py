@@ -13,12 +13,14 @@ import tensorflow as tf
 from distribute_helpers import images, tiny_mlm, tiny_simclr, token_ids
 
 from keras_ssl import distribute
-from keras_ssl.augmentation import ViewAugmenter
+from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.distribute import (
     mixed_precision_scope,
     resolve_mixed_precision,
     set_mixed_precision,
 )
+from keras_ssl.workflows import pretrain
+from keras_ssl.workflows.pretrain import IMAGE_METHODS
 
 MIXED = ["mixed_bfloat16", "mixed_float16"]
 COMPUTE_DTYPE = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
@@ -148,11 +150,8 @@ def _fit(model, x):
 @pytest.mark.slow
 @pytest.mark.parametrize("policy", MIXED)
 def test_simclr_trains_under_mixed_precision(policy):
-    # Augmentation stays in float32 (built before the policy is set); see
-    # test_default_view_augmenter_under_mixed_precision.
-    augmenter = ViewAugmenter((8, 8), seed=0)
     with mixed_precision_scope(policy):
-        model = tiny_simclr(augmenter=augmenter)
+        model = tiny_simclr()
         x = images(32)
         embeddings = model(x)
         assert embeddings.dtype == COMPUTE_DTYPE[policy]  # really mixed
@@ -177,16 +176,41 @@ def test_mlm_trains_under_mixed_precision(policy):
     assert keras.config.dtype_policy().name == "float32"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="image augmentation layers compute in the global policy's dtype "
-    "and mix it with float32 factors; they should compute in float32 "
-    "(pending edit in keras_ssl/augmentation, see distribute notes)",
-)
-def test_default_view_augmenter_under_mixed_precision():
+def test_image_augmentation_computes_in_float32_under_mixed_precision():
     with mixed_precision_scope("mixed_bfloat16"):
         model = tiny_simclr()
+        assert model.encoder.compute_dtype == "bfloat16"
+        assert model.augmenter.compute_dtype == "float32"
+        for layer in model.augmenter._flatten_layers():
+            assert layer.compute_dtype == "float32", layer.name
+        view_1, _ = model.make_views(images(4))
+        assert view_1.dtype == "float32"
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
         history = model.fit(images(16), batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(IMAGE_METHODS))
+def test_every_image_method_pretrains_under_mixed_bfloat16(method, tmp_path):
+    rng = np.random.default_rng(0)
+    data = LabeledData(
+        rng.integers(0, 256, (48, 28, 28, 1)).astype("uint8"),
+        rng.integers(0, 3, 48),
+    )
+    kwargs = {} if method == "mae" else {"widths": [4, 8]}
+    if method == "deepcluster":
+        kwargs["num_clusters"] = 4
+    result = pretrain(
+        method,
+        data,
+        output_dir=str(tmp_path),
+        epochs=1,
+        batch_size=16,
+        steps_per_epoch=2,
+        mixed_precision="mixed_bfloat16",
+        verbose=0,
+        model_kwargs=kwargs,
+    )
+    assert np.isfinite(result["history"]["loss"]).all()
+    assert keras.config.dtype_policy().name == "float32"  # restored

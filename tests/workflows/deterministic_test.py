@@ -67,11 +67,3 @@ def test_deterministic_must_be_a_bool(tmp_path):
 
     with pytest.raises(ValueError, match="`deterministic` must be True or False"):
         pretrain("simclr", output_dir=str(tmp_path), deterministic="yes")
-
-
-def test_mixed_precision_is_refused_for_image_methods_for_now(tmp_path):
-    from keras_ssl.workflows import pretrain
-
-    with pytest.raises(ValueError, match="not supported yet for image methods"):
-        pretrain("simclr", output_dir=str(tmp_path), mixed_precision="mixed_bfloat16")
-    assert not list(tmp_path.iterdir())  # refused before any run folder
