@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from keras_ssl.layers.fused_batch_normalization import FusedBatchNormalization
+
 
 def conv_encoder(
     input_shape=(28, 28, 1),
@@ -19,7 +21,8 @@ def conv_encoder(
     pooling gives the representation (its size is `widths[-1]`, or
     `embedding_dim` when a final linear layer is wanted). Batch normalization
     is synchronized across replicas under a `tf.distribute` strategy, as
-    SimCLR requires.
+    SimCLR requires, and runs on TensorFlow's fused kernel on one replica
+    (`keras_ssl.layers.FusedBatchNormalization`).
 
     Args:
         input_shape: `(height, width, channels)` of the images.
@@ -50,7 +53,7 @@ def conv_encoder(
         )
 
     def bn():
-        return layers.BatchNormalization(synchronized=synchronized_batch_norm)
+        return FusedBatchNormalization(synchronized=synchronized_batch_norm)
 
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     x = inputs

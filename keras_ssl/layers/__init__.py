@@ -1,5 +1,6 @@
 """Building blocks: heads and pooling."""
 
+from keras_ssl.layers.fused_batch_normalization import FusedBatchNormalization
 from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
 from keras_ssl.layers.memory_bank import MemoryBank
 from keras_ssl.layers.mlm_head import MLMHead
@@ -9,6 +10,7 @@ from keras_ssl.layers.random_patch_masking import RandomPatchMasking
 from keras_ssl.layers.unpatchify import Unpatchify
 
 __all__ = [
+    "FusedBatchNormalization",
     "MLMHead",
     "MaskedMeanPooling",
     "MemoryBank",

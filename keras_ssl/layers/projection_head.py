@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_ssl.layers.fused_batch_normalization import FusedBatchNormalization
+
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class ProjectionHead(keras.layers.Layer):
@@ -39,7 +41,7 @@ class ProjectionHead(keras.layers.Layer):
         for dim in self.hidden_dims:
             block = [keras.layers.Dense(dim, use_bias=not batch_norm)]
             if batch_norm:
-                block.append(keras.layers.BatchNormalization(synchronized=True))
+                block.append(FusedBatchNormalization(synchronized=True))
             block.append(keras.layers.ReLU())
             self.hidden.append(block)
         self.out = keras.layers.Dense(output_dim)
