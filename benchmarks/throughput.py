@@ -331,14 +331,30 @@ def run_case(case, xla, args):
     return line
 
 
+def _high_water_mib():
+    """This process's peak resident memory (MiB), from `/proc/self/status`.
+
+    `VmHWM` starts afresh at `exec`; `getrusage`'s `ru_maxrss` would also
+    count the memory of the parent that forked this process.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_rss_child(spec, args):
     case, impl, xla = spec.split(":")
     xla = bool(int(xla))
     data = load_case_data(case, args)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _high_water_mib()
     model, dataset = build(case, impl, data, args, xla, {})
     run_steps(model, dataset, args.steps)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _high_water_mib()
     print(
         "RSS "
         + json.dumps(

@@ -100,3 +100,30 @@ class TokenAugmentation(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+def top_k_by_rank(scores, k):
+    """`ops.top_k(scores, k)` along the last axis of `(batch, length)` scores.
+
+    Same values and indices, ties included (the lower index first), from
+    pairwise comparisons instead of a sort: `O(length^2)` per row, cheap at
+    sequence lengths, and it keeps XLA fast. Measured here (TF 2.21, 2-core
+    CPU, batch 32, length 128): an MLM forward pass whose masks came from
+    `ops.top_k` took 884 ms under `jit_compile=True` against 43 ms without
+    XLA; from this function, 49 ms.
+
+    Returns:
+        `(values, indices)`, each `(batch, k)`; indices are int32.
+    """
+    length = scores.shape[-1]
+    index = ops.arange(length, dtype="int32")
+    s_i, s_j = scores[:, :, None], scores[:, None, :]
+    ahead = ops.logical_or(
+        s_j > s_i,
+        ops.logical_and(s_j == s_i, index[None, None, :] < index[None, :, None]),
+    )
+    rank = ops.sum(ops.cast(ahead, "int32"), axis=2)  # 0 for the largest
+    slot = ops.arange(k, dtype="int32")[None, None, :]
+    at_rank = ops.cast(rank[:, :, None] == slot, "int32")  # (batch, length, k)
+    indices = ops.sum(at_rank * index[None, :, None], axis=1)
+    return ops.take_along_axis(scores, indices, axis=1), indices

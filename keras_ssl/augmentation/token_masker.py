@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_ssl.augmentation._token_ops import top_k_by_rank
 from keras_ssl.augmentation.validation import check_fraction
 
 
@@ -144,8 +145,7 @@ class TokenMasker(keras.layers.Layer):
 
         scores = keras.random.uniform((batch, length), seed=self.seed_generator)
         scores = ops.where(selectable, scores, -1.0)
-        top_scores, positions = ops.top_k(scores, p)
-        positions = ops.cast(positions, "int32")
+        top_scores, positions = top_k_by_rank(scores, p)
         rank = ops.cast(ops.arange(p), "float32")[None, :]
         chosen = ops.logical_and(rank < num_pred[:, None], top_scores >= 0.0)
         weights = ops.cast(chosen, "float32")

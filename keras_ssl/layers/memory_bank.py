@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_ssl.layers.replica_assign import assign_on_every_replica
+
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class MemoryBank(keras.layers.Layer):
@@ -52,12 +54,20 @@ class MemoryBank(keras.layers.Layer):
         return ops.convert_to_tensor(self._queue)
 
     def enqueue(self, keys):
-        """Writes `keys` `(batch, dim)` over the oldest rows (no gradient)."""
+        """Writes `keys` `(batch, dim)` over the oldest rows (no gradient).
+
+        Under a multi-replica strategy, `keys` must be the same on every
+        replica (e.g. gathered from all of them, as `MoCo` does).
+        """
         keys = ops.normalize(ops.stop_gradient(ops.cast(keys, self._queue.dtype)), -1)
         batch = ops.shape(keys)[0]
         rows = (self._pointer + ops.arange(batch, dtype="int32")) % self.size
-        self._queue.assign(ops.scatter_update(self._queue, rows[:, None], keys))
-        self._pointer.assign((self._pointer + batch) % self.size)
+        assign_on_every_replica(
+            [
+                (self._queue, ops.scatter_update(self._queue, rows[:, None], keys)),
+                (self._pointer, (self._pointer + batch) % self.size),
+            ]
+        )
 
     def call(self, inputs=None):
         return self.queue()

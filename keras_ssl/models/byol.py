@@ -1,7 +1,6 @@
 """BYOL: bootstrap your own latent, with an EMA target network."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_ssl.layers.projection_head import ProjectionHead
@@ -62,12 +61,6 @@ class BYOL(TwoViewModel):
             **kwargs,
         )
         self.base_momentum = check_momentum(base_momentum)
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            raise ValueError(
-                "BYOL does not support multi-replica strategies yet (the EMA "
-                "target update needs cross-replica assignment). Received: "
-                f"{tf.distribute.get_strategy().num_replicas_in_sync} replicas"
-            )
         self.predictor_hidden_dim = predictor_hidden_dim
         self.total_steps = total_steps
         self.predictor = ProjectionHead(

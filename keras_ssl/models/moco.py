@@ -1,7 +1,6 @@
 """MoCo: momentum contrast with a queue of negatives."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_ssl.layers.memory_bank import MemoryBank
@@ -14,7 +13,13 @@ from keras_ssl.models.momentum_target import (
     momentum_at,
     weight_pairs,
 )
+from keras_ssl.models.ssl_model import gather_from_replicas
 from keras_ssl.models.two_view_model import TwoViewModel
+
+
+def _others(gathered, offset, batch):
+    """The rows of `gathered` that other replicas contributed."""
+    return ops.concatenate([gathered[:offset], gathered[offset + batch :]], axis=0)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -25,7 +30,10 @@ class MoCo(TwoViewModel):
     EMA copy of it. Each view's query must find the other view's key among
     the batch's keys and the `queue_size` keys of earlier batches kept in a
     `MemoryBank` (symmetrised over the two views). The batch's keys are then
-    enqueued. The queue is model state, saved with the model.
+    enqueued. The queue is model state, saved with the model. Under a
+    `tf.distribute` strategy the keys of every replica are gathered: they
+    are negatives for every query, and the global batch's keys are
+    enqueued, as on one device.
 
     Metrics: `loss`, `contrastive_accuracy`.
 
@@ -68,11 +76,6 @@ class MoCo(TwoViewModel):
             seed=seed,
             **kwargs,
         )
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            raise ValueError(
-                "MoCo does not support multi-replica strategies yet (the key "
-                "network and queue updates need cross-replica assignment)."
-            )
         self.base_momentum = check_momentum(base_momentum)
         self.temperature = float(temperature)
         self.total_steps = total_steps
@@ -105,19 +108,26 @@ class MoCo(TwoViewModel):
         )
         keys = ops.stop_gradient(keys)
         k_1, k_2 = keys[:batch], keys[batch:]
+        # Under a strategy, the other replicas' keys are negatives too (as
+        # one device sees the whole global batch), and every replica
+        # enqueues the global batch's keys.
+        all_1, offset = gather_from_replicas(k_1)
+        all_2, _ = gather_from_replicas(k_2)
         queue = self.memory_bank.queue()
-        per_query = info_nce(q_1, k_2, queue, self.temperature) + info_nce(
-            q_2, k_1, queue, self.temperature
+        negatives_1 = ops.concatenate([_others(all_1, offset, batch), queue], axis=0)
+        negatives_2 = ops.concatenate([_others(all_2, offset, batch), queue], axis=0)
+        per_query = info_nce(q_1, k_2, negatives_2, self.temperature) + info_nce(
+            q_2, k_1, negatives_1, self.temperature
         )
         # Accuracy: the positive key beats every in-batch and queued key.
         q = ops.normalize(q_1, axis=-1)
-        candidates = ops.normalize(ops.concatenate([k_2, queue], axis=0), axis=-1)
+        candidates = ops.normalize(ops.concatenate([k_2, negatives_2], axis=0), -1)
         best = ops.cast(
             ops.argmax(ops.matmul(q, ops.transpose(candidates)), -1), "int32"
         )
         correct = ops.cast(best == ops.arange(batch, dtype="int32"), "float32")
         if training:
-            self.memory_bank.enqueue(keys)
+            self.memory_bank.enqueue(ops.concatenate([all_1, all_2], axis=0))
         outputs = self.with_diagnostics({"correct": correct}, q_1)
         return 0.5 * ops.sum(per_query), batch, outputs
 

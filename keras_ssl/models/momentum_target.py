@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_ssl.layers.projection_head import ProjectionHead
+from keras_ssl.layers.replica_assign import assign_on_every_replica
 
 
 def check_momentum(base_momentum):
@@ -52,6 +53,11 @@ def momentum_at(base_momentum, step, total_steps):
 
 def ema_update(pairs, momentum):
     """`target <- momentum * target + (1 - momentum) * online` for each pair."""
+    updates = []
     for target, online in pairs:
         tau = ops.cast(momentum, target.dtype)
-        target.assign(tau * target + (1.0 - tau) * ops.cast(online, target.dtype))
+        online = ops.cast(online, target.dtype)
+        updates.append((target, tau * target + (1.0 - tau) * online))
+    # Every replica computes the same new values from the synchronized
+    # online weights.
+    assign_on_every_replica(updates)

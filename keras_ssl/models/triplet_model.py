@@ -6,6 +6,7 @@ from keras import ops
 from keras_ssl.losses._distances import masked_max, masked_min, pairwise_distance
 from keras_ssl.losses.batch_hard_triplet import batch_hard_triplet
 from keras_ssl.losses.batch_semi_hard_triplet import batch_semi_hard_triplet
+from keras_ssl.models.ssl_model import gather_from_replicas
 from keras_ssl.models.two_view_model import TwoViewModel
 
 MINING = {"batch_hard": batch_hard_triplet, "semi_hard": batch_semi_hard_triplet}
@@ -47,7 +48,8 @@ class TripletModel(TwoViewModel):
     Both views' projections are L2-normalised and labelled by their image's
     index in the batch; every one is an anchor, its other view is the
     positive and the hardest (or semi-hard) view of another image the
-    negative.
+    negative. Under a `tf.distribute` strategy the views of every replica
+    are gathered, so negatives are mined over the global batch.
 
     Args:
         encoder: `keras.Model` from images in `[0, 1]` to `(batch, dim)`.
@@ -100,14 +102,26 @@ class TripletModel(TwoViewModel):
 
     def pair_objective(self, z_1, z_2, training=False):
         batch = ops.shape(z_1)[0]
-        embeddings = ops.normalize(ops.concatenate([z_1, z_2], axis=0), axis=-1)
-        ids = ops.arange(batch, dtype="int32")
+        # Mine over the global batch under a strategy: every replica scores
+        # all anchors against all views and keeps its own anchors' losses.
+        all_1, offset = gather_from_replicas(z_1)
+        all_2, _ = gather_from_replicas(z_2)
+        total = ops.shape(all_1)[0]
+        embeddings = ops.normalize(ops.concatenate([all_1, all_2], axis=0), axis=-1)
+        ids = ops.arange(total, dtype="int32")
         labels = ops.concatenate([ids, ids], axis=0)
         if self.mining == "semi_hard":
             per_anchor = two_view_semi_hard_triplet(embeddings, self.margin)
         else:
             per_anchor = MINING[self.mining](embeddings, labels, self.margin)
-        return 0.5 * ops.sum(per_anchor), batch, {}
+        own = ops.concatenate(
+            [
+                per_anchor[offset : offset + batch],
+                per_anchor[total + offset : total + offset + batch],
+            ],
+            axis=0,
+        )
+        return 0.5 * ops.sum(own), batch, {}
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_ssl.augmentation import TokenMasker
+from keras_ssl.augmentation._token_ops import top_k_by_rank
 from keras_ssl.testing import TestCase
 
 PAD, CLS, SEP, UNK, MASK = 0, 1, 2, 3, 4
@@ -209,6 +210,44 @@ def test_works_in_xla_tf_function_and_tf_data():
     ds = tf.data.Dataset.from_tensor_slices(ids).batch(4).map(masker)
     first = next(iter(ds))
     assert tuple(first["mask_positions"].shape) == (4, masker.max_predictions)
+
+
+def test_xla_masks_follow_the_rules():
+    # XLA draws another random stream than the graph, so check the rules.
+    ids = make_batch(batch=16)
+    masker = make_masker(seed=5)
+    out = tf.function(masker, jit_compile=True)(tf.constant(ids))
+    out = {k: np.asarray(v) for k, v in out.items()}
+    selectable = ~np.isin(ids, SPECIALS)
+    for row in range(len(ids)):
+        chosen = out["mask_positions"][row][out["mask_weights"][row] > 0]
+        expected = min(
+            max(round(0.15 * selectable[row].sum()), 1), masker.max_predictions
+        )
+        assert len(chosen) == (expected if selectable[row].any() else 0)
+        assert len(set(chosen)) == len(chosen)
+        assert selectable[row, chosen].all()
+        np.testing.assert_array_equal(
+            out["mask_ids"][row][: len(chosen)], ids[row, chosen]
+        )
+        unchanged = np.ones(ids.shape[1], bool)
+        unchanged[chosen] = False
+        np.testing.assert_array_equal(
+            out["token_ids"][row][unchanged], ids[row][unchanged]
+        )
+
+
+@pytest.mark.parametrize("k", [1, 5, 16])
+def test_top_k_by_rank_matches_top_k_ties_included(k):
+    rng = np.random.default_rng(k)
+    # Few distinct values, so ties are everywhere (as the -1 scores of
+    # special tokens are).
+    scores = rng.integers(-1, 4, size=(6, 16)).astype("float32")
+    values, indices = top_k_by_rank(tf.constant(scores), k)
+    expected_values, expected_indices = keras.ops.top_k(scores, k)
+    np.testing.assert_array_equal(np.asarray(values), expected_values)
+    np.testing.assert_array_equal(np.asarray(indices), expected_indices)
+    assert indices.dtype == "int32"
 
 
 class TestTokenMaskerConfig(TestCase):

@@ -1,0 +1,91 @@
+"""MoCo, BYOL and triplet on MirroredStrategy (two logical CPUs) vs one device.
+
+Run by `mirrored_methods_test.py` in a fresh process (logical devices must
+be configured before TensorFlow initialises); prints its results as JSON.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import distribute_helpers as helpers  # noqa: E402
+
+helpers.use_two_logical_cpus()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_ssl.encoders import conv_encoder  # noqa: E402
+from keras_ssl.models import BYOL, MoCo, TripletModel  # noqa: E402
+
+GLOBAL_BATCH = 16
+# The 2nd and 3rd steps of MoCo and BYOL read the queue / EMA target that
+# the 1st wrote. Triplet mining picks one negative per anchor, a choice that
+# float32 noise (summation order in the synchronized batch norm) can flip
+# once weights drift apart over several steps: one step compares it.
+STEPS = {"moco": 3, "byol": 3, "triplet:semi_hard": 1, "triplet:batch_hard": 1}
+
+
+class AlternatingViews(keras.layers.Layer):
+    """Deterministic, different views: odd calls flip, even calls darken.
+
+    Two-view models call their augmenter twice per step and each replica
+    traces its own pair of calls, so the parity of the call count is the
+    view index on one device and on every replica alike (random views
+    would differ once a batch is split over replicas).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def call(self, images, training=None):
+        view = self.calls % 2
+        self.calls += 1
+        return keras.ops.flip(images, axis=2) if view == 0 else 0.8 * images
+
+
+def build(method):
+    keras.utils.set_random_seed(0)
+    encoder = conv_encoder((8, 8, 1), widths=(4, 8))
+    common = dict(projection_dim=4, projection_hidden_dims=(8,))
+    if method == "moco":
+        model = MoCo(
+            encoder, queue_size=64, base_momentum=0.5, temperature=0.5, **common
+        )
+    elif method == "byol":
+        model = BYOL(encoder, predictor_hidden_dim=8, base_momentum=0.5, **common)
+    else:
+        model = TripletModel(encoder, mining=method.split(":")[1], **common)
+    object.__setattr__(model, "augmenter", AlternatingViews())
+    model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+    return model
+
+
+def train(model, steps):
+    before = helpers.weight_values(model)
+    history = model.fit(
+        helpers.images(GLOBAL_BATCH * steps),
+        batch_size=GLOBAL_BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    return before, helpers.weight_values(model), history.history
+
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+results = {"replicas": strategy.num_replicas_in_sync}
+for method in STEPS:
+    single = build(method)
+    s_before, s_after, s_history = train(single, STEPS[method])
+    with strategy.scope():
+        multi = build(method)
+    m_before, m_after, m_history = train(multi, STEPS[method])
+    results[method] = {
+        "single_history": s_history,
+        "multi_history": m_history,
+        **helpers.compare_runs(single, multi, s_before, s_after, m_before, m_after),
+    }
+helpers.print_results(results)
