@@ -310,9 +310,9 @@ def run_case(case, xla, args):
                 results[impl]["flops_error"] = f"{type(e).__name__}: {e}"[:300]
                 continue
             achieved = flops / (results[impl]["step_ms"] / 1000) / 1e9
-            results[impl]["gflop_per_step"] = round(flops / 1e9, 3)
-            results[impl]["achieved_gflop_per_s"] = round(achieved, 2)
-            results[impl]["fraction_of_matmul"] = round(achieved / matmul, 3)
+            results[impl]["gflop_per_step"] = float(f"{flops / 1e9:.4g}")
+            results[impl]["achieved_gflop_per_s"] = float(f"{achieved:.4g}")
+            results[impl]["fraction_of_matmul"] = float(f"{achieved / matmul:.3g}")
     if args.rss:
         for impl in models:
             results[impl].update(rss_child(case, impl, xla, args))
