@@ -6,6 +6,7 @@ the same protocol, of raw pixels, and the pretraining wall time and steps.
 
     python benchmarks/vision_quality.py --seconds 90 [--methods simclr,byol]
     python benchmarks/vision_quality.py --steps 100 --plots docs/images
+    python benchmarks/vision_quality.py --methods simclr --mixed-precision auto
 
 Budget per method: `--seconds` of pretraining (conv encoder 32-64-128 with
 global average pooling, batch 256, AdamW 2e-3 with warm-up + cosine over
@@ -56,6 +57,11 @@ def main():
         default="{}",
         help="JSON of method settings, e.g. '{\"base_momentum\": 0.9}'",
     )
+    parser.add_argument(
+        "--mixed-precision",
+        default="off",
+        help="off | auto | mixed_float16 | mixed_bfloat16 (pretraining only)",
+    )
     parser.add_argument("--plots", default=None, help="folder for PNG figures")
     parser.add_argument(
         "--train-size",
@@ -88,6 +94,7 @@ def main():
                 verbose=0,
                 model_kwargs=json.loads(args.model_kwargs),
                 callbacks=[log],
+                mixed_precision=args.mixed_precision,
             )
             rows = evaluate_images(result["model"], (train, test), seed=args.seed)
             if args.plots:
@@ -117,6 +124,7 @@ def main():
             "steps": result["steps"],
             "final_loss": round(result["loss"], 4),
             "model_kwargs": json.loads(args.model_kwargs),
+            "dtype_policy": result["model"].encoder.dtype_policy.name,
         }
         for row in rows:
             key = row["protocol"].split(" (")[0].replace(" ", "_").replace("=", "")

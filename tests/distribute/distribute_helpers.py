@@ -44,6 +44,25 @@ def token_ids(n=16, seed=0):
     return ids
 
 
+class AlternatingViews(keras.layers.Layer):
+    """Deterministic, different views: odd calls flip, even calls darken.
+
+    Two-view models call their augmenter twice per step (view 1, then view
+    2) and each replica traces its own pair of calls, so the parity of the
+    call count is the view index on one device and on every replica alike
+    (random views would differ once a batch is split over replicas).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = 0
+
+    def call(self, images, training=None):
+        view = self.calls % 2
+        self.calls += 1
+        return ops.flip(images, axis=2) if view == 0 else 0.8 * images
+
+
 def tiny_simclr(seed=0, augmenter=None):
     keras.utils.set_random_seed(seed)
     encoder = conv_encoder((8, 8, 1), widths=(4, 8))

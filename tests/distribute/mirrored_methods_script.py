@@ -27,25 +27,6 @@ GLOBAL_BATCH = 16
 STEPS = {"moco": 3, "byol": 3, "triplet:semi_hard": 1, "triplet:batch_hard": 1}
 
 
-class AlternatingViews(keras.layers.Layer):
-    """Deterministic, different views: odd calls flip, even calls darken.
-
-    Two-view models call their augmenter twice per step and each replica
-    traces its own pair of calls, so the parity of the call count is the
-    view index on one device and on every replica alike (random views
-    would differ once a batch is split over replicas).
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.calls = 0
-
-    def call(self, images, training=None):
-        view = self.calls % 2
-        self.calls += 1
-        return keras.ops.flip(images, axis=2) if view == 0 else 0.8 * images
-
-
 def build(method):
     keras.utils.set_random_seed(0)
     encoder = conv_encoder((8, 8, 1), widths=(4, 8))
@@ -58,7 +39,7 @@ def build(method):
         model = BYOL(encoder, predictor_hidden_dim=8, base_momentum=0.5, **common)
     else:
         model = TripletModel(encoder, mining=method.split(":")[1], **common)
-    object.__setattr__(model, "augmenter", AlternatingViews())
+    object.__setattr__(model, "augmenter", helpers.AlternatingViews())
     model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
     return model
 

@@ -14,8 +14,12 @@ import textwrap
 import numpy as np
 import pytest
 
+HELPERS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "distribute"
+)
+
 SCRIPT = textwrap.dedent(
-    '''
+    """
     import json
     import os
 
@@ -31,32 +35,17 @@ SCRIPT = textwrap.dedent(
     import keras
     import numpy as np
 
+    import sys
+
+    sys.path.insert(0, __HELPERS_DIR__)
+    from distribute_helpers import AlternatingViews
+
     from keras_ssl.encoders import conv_encoder
     from keras_ssl.models import SimCLR
 
     IMAGES = np.random.default_rng(0).integers(
         0, 256, size=(16, 8, 8, 1), dtype=np.uint8
     )
-
-
-    class AlternatingViews(keras.layers.Layer):
-        """Deterministic but different views: 1st call flips, 2nd darkens.
-
-        SimCLR calls its augmenter twice per step (view 1, then view 2) and
-        each replica traces its own pair of calls, so the parity of the call
-        count is the view index on one device and on every replica alike.
-        """
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.calls = 0
-
-        def call(self, images, training=None):
-            view = self.calls % 2
-            self.calls += 1
-            if view == 0:
-                return keras.ops.flip(images, axis=2)
-            return 0.8 * images
 
 
     def build(augmenter):
@@ -105,7 +94,7 @@ SCRIPT = textwrap.dedent(
                        for a, b in zip(s_after, s_before)],
         }
     print("RESULTS " + json.dumps(results))
-    '''
+    """
 )
 
 
@@ -113,7 +102,7 @@ SCRIPT = textwrap.dedent(
 def results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mirrored")
     script = folder / "compare.py"
-    script.write_text(SCRIPT)
+    script.write_text(SCRIPT.replace("__HELPERS_DIR__", repr(HELPERS_DIR)))
     env = dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="")
     run = subprocess.run(
         [sys.executable, str(script)],
