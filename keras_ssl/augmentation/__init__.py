@@ -1,6 +1,7 @@
 """On-graph, seeded augmentation layers: image views, token masking, text views."""
 
 from keras_ssl.augmentation.augmentation_pipeline import AugmentationPipeline
+from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.multi_view import MultiView
 from keras_ssl.augmentation.presets import byol_augmenters, simclr_augmenter
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
@@ -20,6 +21,7 @@ from keras_ssl.augmentation.view_augmenter import ViewAugmenter
 
 __all__ = [
     "AugmentationPipeline",
+    "ImageAugmentation",
     "MultiView",
     "RandomColorJitter",
     "RandomGaussianBlur",
