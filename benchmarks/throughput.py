@@ -7,7 +7,7 @@ preprocessor in `fit`), built in one process with the same encoder sizes,
 batch and data, and timed in interleaved blocks so that the load of this
 shared machine hits both alike. Only the ratios are meant to be compared.
 
-    python benchmarks/throughput.py                       # all cases, ~15 min
+    python benchmarks/throughput.py                       # all cases, ~9 min here
     python benchmarks/throughput.py --cases simclr_28x28 --xla off
     python benchmarks/throughput.py --quick               # smoke run, ~1 min
 

@@ -162,6 +162,13 @@ def weight_values(model):
     return [keras.ops.convert_to_numpy(w) for w in model.weights]
 
 
+def fit_in_order(model, x, batch_size):
+    """One unshuffled epoch of `fit`: `(weights before, after, history)`."""
+    before = weight_values(model)
+    history = model.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return before, weight_values(model), history.history
+
+
 def save_values(path, model):
     """Saves the model's weights and optimizer variables to an `.npz` file."""
     values = {f"w{i}": v for i, v in enumerate(weight_values(model))}

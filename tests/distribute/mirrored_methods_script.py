@@ -45,15 +45,8 @@ def build(method):
 
 
 def train(model, steps):
-    before = helpers.weight_values(model)
-    history = model.fit(
-        helpers.images(GLOBAL_BATCH * steps),
-        batch_size=GLOBAL_BATCH,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-    )
-    return before, helpers.weight_values(model), history.history
+    images = helpers.images(GLOBAL_BATCH * steps)
+    return helpers.fit_in_order(model, images, GLOBAL_BATCH)
 
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
