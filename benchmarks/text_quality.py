@@ -65,6 +65,12 @@ def main():
         default="{}",
         help="JSON of settings added to every objective's defaults",
     )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic TensorFlow ops: the same seed gives the same numbers "
+        "(use with --steps to compare two versions of the code)",
+    )
     parser.add_argument("--plots", default=None, help="folder for PNG figures")
     parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--test-size", type=int, default=5000)
@@ -86,6 +92,7 @@ def main():
                 verbose=0,
                 model_kwargs=kwargs,
                 callbacks=[log],
+                deterministic=args.deterministic,
             )
             (row,) = evaluate_text(
                 result["model"],

@@ -62,6 +62,12 @@ def main():
         default="off",
         help="off | auto | mixed_float16 | mixed_bfloat16 (pretraining only)",
     )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic TensorFlow ops: the same seed gives the same numbers "
+        "(use with --steps to compare two versions of the code)",
+    )
     parser.add_argument("--plots", default=None, help="folder for PNG figures")
     parser.add_argument(
         "--train-size",
@@ -94,6 +100,7 @@ def main():
                 verbose=0,
                 model_kwargs=json.loads(args.model_kwargs),
                 callbacks=[log],
+                deterministic=args.deterministic,
                 mixed_precision=args.mixed_precision,
             )
             rows = evaluate_images(result["model"], (train, test), seed=args.seed)
