@@ -12,7 +12,7 @@ Budget per objective: `--seconds` of pretraining on the 117,659 glosses
 (WordPiece vocabulary of 4,000 learned on them, sequence length 32,
 Transformer with 2 blocks of width 64 and 2 heads, batch 128, AdamW 3e-3
 with warm-up + cosine over `--epochs`), then
-`keras_ssl.workflows.evaluate_text`: linear head for one epoch on the frozen
+`keras_ssl.app.evaluate_text`: linear head for one epoch on the frozen
 encoder, then 4 epochs of end-to-end fine-tuning on 8,000 labelled noun
 glosses, accuracy on 5,000 test glosses (26 semantic fields).
 
@@ -29,9 +29,9 @@ import os
 import sys
 import tempfile
 
-from keras_ssl.workflows import evaluate_text, pretrain
-from keras_ssl.workflows.demo import StepLog
-from keras_ssl.workflows.pretrain import TEXT_METHODS
+from keras_ssl.app import evaluate_text, pretrain
+from keras_ssl.app.demo import StepLog
+from keras_ssl.app.pretrain import TEXT_METHODS
 
 # Per-objective settings (everything else is shared). MLM predicts 40% of the
 # tokens: more signal per step at short budgets (Wettig et al., 2023), and it

@@ -49,6 +49,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.app.pretrain import tokenize
 from keras_ssl.augmentation import ViewAugmenter
 from keras_ssl.datasets import load
 from keras_ssl.distribute import mixed_precision_scope, resolve_mixed_precision
@@ -56,7 +57,6 @@ from keras_ssl.encoders import conv_encoder, transformer_encoder
 from keras_ssl.models import MaskedLanguageModel, SimCLR
 from keras_ssl.models.image_inputs import prepare_images
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
-from keras_ssl.workflows.pretrain import tokenize
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_steps import (  # noqa: E402
@@ -115,7 +115,7 @@ def build_image(impl, x, args, xla):
         # keras.io: shuffle a few batches' worth, batch, prefetch.
         dataset = slices.shuffle(10 * batch, seed=0).batch(batch, drop_remainder=True)
         return model, dataset.repeat().prefetch(tf.data.AUTOTUNE)
-    # As `keras_ssl.workflows.pretrain` feeds it.
+    # As `keras_ssl.app.pretrain` feeds it.
     dataset = slices.shuffle(min(len(x), 100_000), seed=0).batch(
         batch, drop_remainder=True
     )

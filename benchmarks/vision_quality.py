@@ -11,7 +11,7 @@ the same protocol, of raw pixels, and the pretraining wall time and steps.
 Budget per method: `--seconds` of pretraining (conv encoder 32-64-128 with
 global average pooling, batch 256, AdamW 2e-3 with warm-up + cosine over
 `--epochs`, default augmentation), then the evaluation of
-`keras_ssl.workflows.evaluate_images` (probe on 10k train embeddings, kNN
+`keras_ssl.app.evaluate_images` (probe on 10k train embeddings, kNN
 with the 60k training bank; both scored on the 10k test images).
 
 `--plots DIR` also writes PNGs: a bar chart of every method's results next
@@ -28,10 +28,10 @@ import os
 import sys
 import tempfile
 
+from keras_ssl.app import evaluate_images, fine_tune_images, pretrain
+from keras_ssl.app.demo import StepLog
+from keras_ssl.app.pretrain import IMAGE_METHODS
 from keras_ssl.datasets import load
-from keras_ssl.workflows import evaluate_images, fine_tune_images, pretrain
-from keras_ssl.workflows.demo import StepLog
-from keras_ssl.workflows.pretrain import IMAGE_METHODS
 
 
 def main():

@@ -1,7 +1,7 @@
 """Export a pretrained encoder for TF Serving, reload it, answer a request.
 
 Pretrains a small model (or loads `--model`), exports it with
-`keras_ssl.workflows.export` to `<export-dir>/<name>/<version>/` (the
+`keras_ssl.app.export` to `<export-dir>/<name>/<version>/` (the
 TensorFlow Serving layout; the next free version, never overwriting one),
 reloads the SavedModel with plain `tf.saved_model.load` as a serving client
 would, lists its signatures, and answers a REST `:predict` request body the
@@ -29,9 +29,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.app import METHODS, export, pretrain
+from keras_ssl.app.pretrain import TEXT_METHODS
 from keras_ssl.datasets import load
-from keras_ssl.workflows import METHODS, export, pretrain
-from keras_ssl.workflows.pretrain import TEXT_METHODS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGE_REQUEST = os.path.join(HERE, "..", "docs", "requests", "image_encoder.json")

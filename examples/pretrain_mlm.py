@@ -5,8 +5,8 @@ python examples/pretrain_mlm.py --epochs 1 --steps-per-epoch 20
 
 import argparse
 
+from keras_ssl.app import evaluate_text, export, pretrain
 from keras_ssl.evaluation import format_results_table
-from keras_ssl.workflows import evaluate_text, export, pretrain
 
 
 def main():

@@ -5,8 +5,8 @@ python examples/pretrain_simclr.py --epochs 1 --steps-per-epoch 20
 
 import argparse
 
+from keras_ssl.app import evaluate_images, export, pretrain
 from keras_ssl.evaluation import format_results_table
-from keras_ssl.workflows import evaluate_images, export, pretrain
 
 
 def main():

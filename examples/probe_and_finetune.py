@@ -26,10 +26,7 @@ import argparse
 import json
 import os
 
-from keras_ssl.datasets import load
-from keras_ssl.evaluation import embed, format_results_table
-from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows import (
+from keras_ssl.app import (
     METHODS,
     evaluate_images,
     evaluate_text,
@@ -38,7 +35,10 @@ from keras_ssl.workflows import (
     load_ssl_model,
     pretrain,
 )
-from keras_ssl.workflows.pretrain import TEXT_METHODS
+from keras_ssl.app.pretrain import TEXT_METHODS
+from keras_ssl.datasets import load
+from keras_ssl.evaluation import embed, format_results_table
+from keras_ssl.tokenizers import TextPreprocessor
 
 
 def main(argv=None):

@@ -1,6 +1,6 @@
 """Search fine-tuning hyperparameters of a pretrained encoder with keras-tuner.
 
-Pretrains an encoder (or loads `--model`), then `keras_ssl.workflows.tune`
+Pretrains an encoder (or loads `--model`), then `keras_ssl.app.tune`
 runs a keras-tuner search (`random`, `hyperband` or `bayesian`) over the
 fine-tuning hyperparameters of `keras_ssl.tuning.FineTuneHyperModel`:
 learning rate, weight decay, dropout, how many top encoder layers are
@@ -21,10 +21,10 @@ import argparse
 import json
 import os
 
+from keras_ssl.app import METHODS, load_ssl_model, pretrain, tune
+from keras_ssl.app.pretrain import TEXT_METHODS
 from keras_ssl.datasets import load
 from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows import METHODS, load_ssl_model, pretrain, tune
-from keras_ssl.workflows.pretrain import TEXT_METHODS
 
 
 def main(argv=None):

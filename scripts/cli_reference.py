@@ -15,7 +15,7 @@ WIDTH = "88"  # argparse wraps help text to $COLUMNS
 
 
 def help_text(argv):
-    from keras_ssl.cli import main
+    from keras_ssl.app.cli import main
 
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = WIDTH
@@ -35,7 +35,7 @@ def help_text(argv):
 
 
 def commands():
-    from keras_ssl.cli import build_parser
+    from keras_ssl.app.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from keras_ssl import cli
-from keras_ssl.cli import main
+from keras_ssl.app import cli
+from keras_ssl.app.cli import main
 
 
 def dry_run(capsys, *argv):

@@ -76,7 +76,7 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
     value fixes it (`dropout=0.1`), a list gives the choices
     (`batch_size=[64, 128]`, `trainable_layers=[0, 2, "all"]`), a
     `(low, high)` tuple a range (`learning_rate=(1e-4, 1e-2)`). The values a
-    search found (`best_hyperparameters.json` of `keras_ssl.workflows.tune`)
+    search found (`best_hyperparameters.json` of `keras_ssl.app.tune`)
     can be passed back as keyword arguments to rebuild that model. A
     `keras_tuner.HyperParameters` given to the tuner overrides these too.
 

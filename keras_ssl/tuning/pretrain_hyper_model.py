@@ -8,6 +8,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.app.pretrain import IMAGE_METHODS, _schedule
 from keras_ssl.augmentation import ViewAugmenter
 from keras_ssl.encoders import conv_encoder
 from keras_ssl.evaluation.embed import embed
@@ -15,7 +16,6 @@ from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 from keras_ssl.metrics.effective_rank import effective_rank
 from keras_ssl.models.two_view_model import TwoViewModel
 from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
-from keras_ssl.workflows.pretrain import IMAGE_METHODS, _schedule
 
 # The image methods that make two augmented views (so augmentation strength
 # means something); SimCLR and MoCo also have a softmax temperature.
@@ -58,7 +58,7 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     conv_encoder`, the same initial weights in every trial), wraps it in the
     SSL method with a `ViewAugmenter` of the trial's strength, pretrains it
     for a fixed number of `steps` on unlabelled images (AdamW, warm-up +
-    cosine schedule as in `keras_ssl.workflows.pretrain`) and then scores the
+    cosine schedule as in `keras_ssl.app.pretrain`) and then scores the
     frozen encoder without fine-tuning:
 
     - `objective="knn_accuracy"`: weighted kNN accuracy (k=`k`,
@@ -265,7 +265,7 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         if "temperature" in values:
             kwargs["temperature"] = values["temperature"]
         if self.method == "byol":
-            kwargs["base_momentum"] = 0.9  # as `keras_ssl.workflows.pretrain`
+            kwargs["base_momentum"] = 0.9  # as `keras_ssl.app.pretrain`
         if self.method in ("byol", "moco"):
             kwargs["total_steps"] = self.steps
         model = IMAGE_METHODS[self.method](encoder, **kwargs)

@@ -18,7 +18,7 @@ def plot_baseline_bars(rows, path, columns=None, title=None):
 
     One group of bars per result row (labelled by its `task` and
     `protocol`), one bar per column, the accuracy written on each bar. The
-    rows are those `keras_ssl.workflows.evaluate_images` /
+    rows are those `keras_ssl.app.evaluate_images` /
     `evaluate_text` / `fine_tune_images` return and
     `keras_ssl.evaluation.format_results_table` prints.
 

@@ -19,7 +19,7 @@ def plot_history(history, path, metrics=None, x=None, x_label=None, title=None):
         history: the training record, one of:
             - a dict `{metric name: sequence of numbers}`, e.g. the
               per-epoch `History.history` of `model.fit` (the `"history"` of
-              `keras_ssl.workflows.pretrain`);
+              `keras_ssl.app.pretrain`);
             - an object with such a dict as its `history` attribute (the
               `keras.callbacks.History` that `fit` returns);
             - a list of dicts, one per logged step or epoch, e.g. the `logs`

@@ -13,14 +13,14 @@ import tensorflow as tf
 from distribute_helpers import images, tiny_mlm, tiny_simclr, token_ids
 
 from keras_ssl import distribute
+from keras_ssl.app import pretrain
+from keras_ssl.app.pretrain import IMAGE_METHODS
 from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.distribute import (
     mixed_precision_scope,
     resolve_mixed_precision,
     set_mixed_precision,
 )
-from keras_ssl.workflows import pretrain
-from keras_ssl.workflows.pretrain import IMAGE_METHODS
 
 MIXED = ["mixed_bfloat16", "mixed_float16"]
 COMPUTE_DTYPE = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}

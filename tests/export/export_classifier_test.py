@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_ssl.app import export
 from keras_ssl.encoders import conv_encoder, transformer_encoder
 from keras_ssl.evaluation import TaskClassifier, build_classifier
 from keras_ssl.export import export_classifier, versioned_export
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
-from keras_ssl.workflows import export
 
 IMAGE_NAMES = ["shirt", "shoe", "bag"]
 TEXT_NAMES = ["animal", "place"]

@@ -197,9 +197,9 @@ def test_causal_lm_exports_through_the_workflow_and_reloads(
     preprocessor, tmp_path, fresh_python, non_core_ops_snippet
 ):
     """Every text SSL model exports; here the decoder of a causal LM."""
+    from keras_ssl.app import export
     from keras_ssl.encoders import transformer_decoder
     from keras_ssl.models import CausalLanguageModel
-    from keras_ssl.workflows import export
 
     keras.utils.set_random_seed(1)
     decoder = transformer_decoder(

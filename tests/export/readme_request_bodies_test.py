@@ -10,7 +10,7 @@ README.md's "Serving an export" section marks
 for NAME in `image_encoder`, `text_encoder` and `classifier`. `docs/requests/`
 holds complete 28×28 request bodies, `NAME.json`, that the README points to.
 
-Each NAME is exported here with `keras_ssl.workflows.export` from a tiny model
+Each NAME is exported here with `keras_ssl.app.export` from a tiny model
 with the shapes the docs state: 28×28×1 images and a 128-d embedding for the
 image encoder (as `make demo`), 32 tokens and a 64-d embedding for the text
 encoder (as `make demo`), 10 Fashion-MNIST classes for the classifier. The
@@ -35,12 +35,12 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from keras_ssl.app import export
 from keras_ssl.datasets.fashion_mnist import CLASS_NAMES
 from keras_ssl.encoders import conv_encoder, transformer_encoder
 from keras_ssl.evaluation import TaskClassifier, build_classifier
 from keras_ssl.models import MaskedLanguageModel, SimCLR
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
-from keras_ssl.workflows import export
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -29,11 +29,11 @@ import numpy as np
 import pytest
 
 import keras_ssl
+from keras_ssl.app import run_directory
+from keras_ssl.app.run_directory import save_model, write_json, write_lines
 from keras_ssl.callbacks import RunCheckpoint
 from keras_ssl.callbacks._atomic import atomic_write
 from keras_ssl.export import versioned_export
-from keras_ssl.workflows import run_directory
-from keras_ssl.workflows.run_directory import save_model, write_json, write_lines
 
 PACKAGE_DIR = os.path.dirname(keras_ssl.__file__)
 
@@ -173,7 +173,7 @@ def test_checkpoint_error_mid_save_keeps_previous(tmp_path, monkeypatch, fail_in
 # imports TensorFlow), then imports a module that needs only the stdlib.
 LIGHT_IMPORT = f"""
 import importlib, sys, types
-for name in ("keras_ssl", "keras_ssl.callbacks", "keras_ssl.workflows",
+for name in ("keras_ssl", "keras_ssl.callbacks", "keras_ssl.app",
              "keras_ssl.export"):
     module = types.ModuleType(name)
     module.__path__ = [{PACKAGE_DIR!r} + name[len("keras_ssl"):].replace(".", "/")]
@@ -182,18 +182,18 @@ for name in ("keras_ssl", "keras_ssl.callbacks", "keras_ssl.workflows",
 
 WRITERS = {
     "json": """
-from keras_ssl.workflows.run_directory import write_json
+from keras_ssl.app.run_directory import write_json
 def write(path, n):
     write_json(path, {"version": n, "payload": list(range(2_000_000)), "end": n})
 """,
     "lines": """
-from keras_ssl.workflows.run_directory import write_lines
+from keras_ssl.app.run_directory import write_lines
 def write(path, n):
     write_lines(path, [f"token{i}" for i in range(1_500_000)] + [f"end-{n}"])
 """,
     "model": """
 import keras
-from keras_ssl.workflows.run_directory import save_model
+from keras_ssl.app.run_directory import save_model
 inputs = keras.Input((1000,))
 model = keras.Model(inputs, keras.layers.Dense(4000, name="dense")(inputs))
 def write(path, n):

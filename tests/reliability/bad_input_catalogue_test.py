@@ -7,7 +7,7 @@ count is logged. None may surface a TensorFlow op error or traceback, and
 every error must come before any training (`keras.Model.fit` is disarmed
 here) and without touching the network (sockets are blocked here).
 
-API entries call a public function; CLI entries run `keras_ssl.cli.main`
+API entries call a public function; CLI entries run `keras_ssl.app.cli.main`
 and expect exit status 2 and one `keras-ssl <command>: error: ...` line.
 The security checks (Keras safe mode, names used in paths, no downloads
 unless asked) follow the table.
@@ -30,7 +30,9 @@ import pytest
 import tensorflow as tf
 
 import keras_ssl
-from keras_ssl import cli, datasets, evaluation, export, tokenizers, workflows
+from keras_ssl import app as workflows
+from keras_ssl import datasets, evaluation, export, tokenizers
+from keras_ssl.app import cli
 from keras_ssl.datasets import fashion_mnist
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(keras_ssl.__file__)) + os.sep
@@ -53,7 +55,7 @@ class Case:
     """One bad input.
 
     `run(ctx)` triggers it: an API call, or (CLI cases) it returns the argv
-    for `keras_ssl.cli.main`. `error`/`match`: the expected exception type
+    for `keras_ssl.app.cli.main`. `error`/`match`: the expected exception type
     and a regex its message (or the CLI error line) must match. Skip cases
     have `error=None`: `run` must succeed, a warning matching `logged` must
     be logged, and `check(result)` must hold.

@@ -9,12 +9,12 @@ import pytest
 
 keras_tuner = pytest.importorskip("keras_tuner")
 
+from keras_ssl.app.tune_pretraining import tune_pretraining  # noqa: E402
 from keras_ssl.datasets import LabeledData, load  # noqa: E402
 from keras_ssl.tuning.pretrain_hyper_model import (  # noqa: E402
     PRETRAIN_METHODS,
     PretrainHyperModel,
 )
-from keras_ssl.workflows.tune_pretraining import tune_pretraining  # noqa: E402
 
 TINY = {"widths": (4, 8), "batch_size": 32, "steps": 2}
 

@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("keras_tuner")
 
+from keras_ssl.app import pretrain  # noqa: E402
+from keras_ssl.app.tune import tune  # noqa: E402
 from keras_ssl.datasets import load  # noqa: E402
 from keras_ssl.tuning import HYPERPARAMETER_NAMES  # noqa: E402
-from keras_ssl.workflows import pretrain  # noqa: E402
-from keras_ssl.workflows.tune import tune  # noqa: E402
 
 
 @pytest.fixture(scope="module")

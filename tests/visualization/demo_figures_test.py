@@ -5,7 +5,7 @@ import os
 import keras
 import numpy as np
 
-from keras_ssl.workflows.demo import StepLog, write_demo_figures
+from keras_ssl.app.demo import StepLog, write_demo_figures
 
 ROWS = [
     {

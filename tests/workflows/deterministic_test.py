@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
 
     from keras_ssl.datasets import from_arrays
-    from keras_ssl.workflows import pretrain
+    from keras_ssl.app import pretrain
 
     images = np.random.default_rng(0).integers(0, 256, (64, 8, 8, 1), "uint8")
     weights, configs = [], []
@@ -63,7 +63,7 @@ def test_two_deterministic_runs_are_bit_identical(tmp_path):
 
 
 def test_deterministic_must_be_a_bool(tmp_path):
-    from keras_ssl.workflows import pretrain
+    from keras_ssl.app import pretrain
 
     with pytest.raises(ValueError, match="`deterministic` must be True or False"):
         pretrain("simclr", output_dir=str(tmp_path), deterministic="yes")

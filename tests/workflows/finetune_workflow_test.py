@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.cli import main
+from keras_ssl.app import export, finetune, pretrain
+from keras_ssl.app.cli import main
+from keras_ssl.app.finetune import parse_freeze
 from keras_ssl.datasets import load
 from keras_ssl.evaluation import TaskClassifier
-from keras_ssl.workflows import export, finetune, pretrain
-from keras_ssl.workflows.finetune import parse_freeze
 
 TINY_TEXT = {
     "sequence_length": 16,

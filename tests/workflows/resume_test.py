@@ -32,9 +32,9 @@ import keras
 import numpy as np
 import pytest
 
+from keras_ssl.app import finetune, pretrain
 from keras_ssl.datasets import from_arrays
 from keras_ssl.models import SimCLR
-from keras_ssl.workflows import finetune, pretrain
 
 KILL_AT = (5, 13, 19)  # steps done when killed; 8 steps per epoch
 
@@ -49,7 +49,7 @@ import tensorflow as tf
 tf.config.experimental.enable_op_determinism()
 
 from keras_ssl.datasets import from_arrays
-from keras_ssl.workflows import pretrain
+from keras_ssl.app import pretrain
 
 output_dir, resume, block_at, result_path = sys.argv[1:5]
 block_at = int(block_at)

@@ -6,9 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_ssl.cli import main
-from keras_ssl.datasets import LabeledData, load
-from keras_ssl.workflows import (
+from keras_ssl.app import (
     evaluate_images,
     evaluate_text,
     export,
@@ -16,6 +14,8 @@ from keras_ssl.workflows import (
     load_ssl_model,
     pretrain,
 )
+from keras_ssl.app.cli import main
+from keras_ssl.datasets import LabeledData, load
 
 TINY_MLM = {
     "sequence_length": 16,

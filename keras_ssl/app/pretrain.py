@@ -7,6 +7,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.app.run_directory import (
+    check_same_config,
+    checkpoint_directory,
+    clean_run_directory,
+    make_run_directory,
+    read_lines,
+    resolve_resume,
+    save_model,
+    write_json,
+    write_lines,
+)
 from keras_ssl.callbacks import (
     CollapseGuard,
     LearningRateLogger,
@@ -40,17 +51,6 @@ from keras_ssl.tokenizers import (
     check_texts,
     count_truncated,
     train_word_piece_vocabulary,
-)
-from keras_ssl.workflows.run_directory import (
-    check_same_config,
-    checkpoint_directory,
-    clean_run_directory,
-    make_run_directory,
-    read_lines,
-    resolve_resume,
-    save_model,
-    write_json,
-    write_lines,
 )
 
 logger = logging.getLogger("keras_ssl")

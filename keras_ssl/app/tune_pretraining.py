@@ -7,9 +7,7 @@ import time
 
 import numpy as np
 
-from keras_ssl.datasets import LabeledData, load
-from keras_ssl.export._checks import check_path_name, check_writable_dir
-from keras_ssl.workflows._search_run import (
+from keras_ssl.app._search_run import (
     check_seed,
     describe,
     positive_int,
@@ -17,7 +15,9 @@ from keras_ssl.workflows._search_run import (
     start_search,
     write_search_results,
 )
-from keras_ssl.workflows.run_directory import write_json
+from keras_ssl.app.run_directory import write_json
+from keras_ssl.datasets import LabeledData, load
+from keras_ssl.export._checks import check_path_name, check_writable_dir
 
 PRETRAIN_TUNERS = ("random", "bayesian")
 

@@ -12,12 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.datasets import LabeledData
-from keras_ssl.evaluation import TaskClassifier
-from keras_ssl.export import export_classifier, versioned_export
-from keras_ssl.export._checks import check_path_name, check_writable_dir
-from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows._search_run import (
+from keras_ssl.app._search_run import (
     check_seed,
     describe,
     positive_int,
@@ -25,10 +20,15 @@ from keras_ssl.workflows._search_run import (
     start_search,
     write_search_results,
 )
-from keras_ssl.workflows.evaluate import load_ssl_model
-from keras_ssl.workflows.finetune import class_labels, load_labelled
-from keras_ssl.workflows.pretrain import tokenize
-from keras_ssl.workflows.run_directory import write_json, write_lines
+from keras_ssl.app.evaluate import load_ssl_model
+from keras_ssl.app.finetune import class_labels, load_labelled
+from keras_ssl.app.pretrain import tokenize
+from keras_ssl.app.run_directory import write_json, write_lines
+from keras_ssl.datasets import LabeledData
+from keras_ssl.evaluation import TaskClassifier
+from keras_ssl.export import export_classifier, versioned_export
+from keras_ssl.export._checks import check_path_name, check_writable_dir
+from keras_ssl.tokenizers import TextPreprocessor
 
 
 def _prepare(model, data, is_text, name):

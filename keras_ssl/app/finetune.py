@@ -7,14 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.callbacks.gradual_unfreezing import encoder_blocks
-from keras_ssl.callbacks.run_checkpoint import RunCheckpoint
-from keras_ssl.datasets import LabeledData, load
-from keras_ssl.evaluation import TaskClassifier, fine_tune
-from keras_ssl.tokenizers import TextPreprocessor, check_texts
-from keras_ssl.workflows.evaluate import load_ssl_model
-from keras_ssl.workflows.pretrain import tokenize
-from keras_ssl.workflows.run_directory import (
+from keras_ssl.app.evaluate import load_ssl_model
+from keras_ssl.app.pretrain import tokenize
+from keras_ssl.app.run_directory import (
     check_same_config,
     checkpoint_directory,
     clean_run_directory,
@@ -23,6 +18,11 @@ from keras_ssl.workflows.run_directory import (
     save_model,
     write_json,
 )
+from keras_ssl.callbacks.gradual_unfreezing import encoder_blocks
+from keras_ssl.callbacks.run_checkpoint import RunCheckpoint
+from keras_ssl.datasets import LabeledData, load
+from keras_ssl.evaluation import TaskClassifier, fine_tune
+from keras_ssl.tokenizers import TextPreprocessor, check_texts
 
 # Datasets with a fixed train/test split; other data is split here.
 _SPLIT_DATASETS = ("fashion_mnist", "wordnet", "wordnet_nouns")

@@ -7,12 +7,12 @@ import numbers
 import os
 import warnings
 
-from keras_ssl.datasets import LabeledData
-from keras_ssl.workflows.run_directory import (
+from keras_ssl.app.run_directory import (
     make_run_directory,
     write_json,
     write_lines,
 )
+from keras_ssl.datasets import LabeledData
 
 
 def positive_int(name, value, allow_none=False):

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.app._search_run import check_seed
+from keras_ssl.app.pretrain import tokenize
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.evaluation import (
     embed,
@@ -19,8 +21,6 @@ from keras_ssl.evaluation import (
 )
 from keras_ssl.export._checks import check_writable_dir
 from keras_ssl.models import SSLModel
-from keras_ssl.workflows._search_run import check_seed
-from keras_ssl.workflows.pretrain import tokenize
 
 
 def load_keras_file(path, expected="a .keras file"):

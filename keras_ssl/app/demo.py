@@ -6,12 +6,12 @@ import time
 import keras
 import numpy as np
 
+from keras_ssl.app.evaluate import evaluate_images, evaluate_text
+from keras_ssl.app.export import export
+from keras_ssl.app.pretrain import pretrain
+from keras_ssl.app.run_directory import make_run_directory, write_json
 from keras_ssl.datasets import load
 from keras_ssl.evaluation import embed, format_results_table
-from keras_ssl.workflows.evaluate import evaluate_images, evaluate_text
-from keras_ssl.workflows.export import export
-from keras_ssl.workflows.pretrain import pretrain
-from keras_ssl.workflows.run_directory import make_run_directory, write_json
 
 # Test images on the embedding map: t-SNE of 2,000 points takes ~20-30 s
 # on two CPU cores and still shows every class.

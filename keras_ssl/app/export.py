@@ -3,6 +3,7 @@
 import numbers
 import os
 
+from keras_ssl.app.evaluate import load_keras_file, load_ssl_model
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import (
     export_classifier,
@@ -13,7 +14,6 @@ from keras_ssl.export import (
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.models import SSLModel
 from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.workflows.evaluate import load_keras_file, load_ssl_model
 
 
 def _load(model):
