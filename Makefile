@@ -24,6 +24,7 @@ test: setup
 	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts
 	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts
 	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules keras_ssl
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"

@@ -35,6 +35,7 @@ from keras_ssl.app import (
     load_ssl_model,
     pretrain,
 )
+from keras_ssl.app.finetune import DEFAULT_SETTINGS
 from keras_ssl.app.pretrain import TEXT_METHODS
 from keras_ssl.datasets import load
 from keras_ssl.evaluation import embed, format_results_table
@@ -132,16 +133,21 @@ def main(argv=None):
 
     # One classifier to keep: fine-tuned with a freeze strategy and early
     # stopping on a validation split, saved as a TaskClassifier.
-    tuned = finetune(
-        model,
-        (train, test),
-        output_dir=args.output_dir,
+    # The settings travel as one object (FineTuneSettings); `finetune`'s
+    # own defaults are DEFAULT_SETTINGS.
+    settings = DEFAULT_SETTINGS.replace(
         epochs=args.fine_tune_epochs,
         batch_size=batch,
-        freeze=args.freeze,
         validation_split=0.1,
         early_stopping_patience=2,
         seed=args.seed,
+    )
+    tuned = finetune(
+        model,
+        (train, test),
+        settings,
+        freeze=args.freeze,
+        output_dir=args.output_dir,
         verbose=0,
     )
     print(

@@ -1,10 +1,12 @@
 """Resume a pretraining run after a crash, with nothing lost.
 
-The plain-Python recipe: `keras_ssl.callbacks.RunCheckpoint` checkpoints the
-whole training state (weights, optimizer and learning-rate position, random
-generator states, metric sums, the position in the data stream) every
-`--checkpoint-every` steps, atomically; running the same script again
-continues from the last checkpoint exactly where the interrupted run was.
+The plain-Python recipe: the callback `keras_ssl.callbacks.RunCheckpoint`
+checkpoints the whole training state (weights, optimizer and learning-rate
+position, random generator states, metric sums, the position in the data
+stream) every `--checkpoint-every` steps, atomically, and
+`keras_ssl.app.resume.fit_resumable` drives `model.fit` with it: running the
+same script again continues from the last checkpoint exactly where the
+interrupted run was.
 
     python examples/resume_training.py --crash-after 30   # dies at step 30
     python examples/resume_training.py                    # resumes, finishes
@@ -20,6 +22,7 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_ssl.app.resume import fit_resumable
 from keras_ssl.callbacks import RunCheckpoint
 from keras_ssl.datasets import load
 from keras_ssl.encoders import conv_encoder
@@ -80,8 +83,9 @@ def main(argv=None):
         state = checkpoint.read_state()
         print(f"resuming from step {state['step']}", flush=True)
     callbacks = [CrashAfter(args.crash_after)] if args.crash_after else []
-    history = checkpoint.fit(
+    history = fit_resumable(
         model,
+        checkpoint,
         make_dataset,
         epochs=args.epochs,
         steps_per_epoch=args.steps,

@@ -2,7 +2,10 @@
 
 keras_ssl uses a few things Keras does not export publicly. They all live
 here, each with a test (`tests/compat_test.py`), so a Keras upgrade that
-moves one of them is a one-file change.
+moves one of them is a one-file change. The one use that cannot be a
+function here is `SSLModel._maybe_symbolic_build`, an override of a private
+`keras.Model` method (multi-worker input shapes); the compat tests check
+that Keras still has that method.
 """
 
 import contextlib
@@ -33,6 +36,15 @@ def safe_mode_scope(safe_mode=True):
     from keras.src.saving.serialization_lib import SafeModeScope
 
     return SafeModeScope(safe_mode)
+
+
+def in_multi_worker_mode(strategy):
+    """Whether a `tf.distribute` strategy spans several workers.
+
+    What Keras's trainer asks a `MultiWorkerMirroredStrategy` before it
+    reduces step outputs across workers (a private TensorFlow method).
+    """
+    return bool(strategy.extended._in_multi_worker_mode())
 
 
 def flatten_layers(model, include_self=False):

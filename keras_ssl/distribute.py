@@ -13,7 +13,6 @@ to restore the previous policy automatically.
 """
 
 import contextlib
-import difflib
 import json
 import logging
 import numbers
@@ -21,6 +20,8 @@ import os
 
 import keras
 import tensorflow as tf
+
+from keras_ssl.checks import check_choice
 
 logger = logging.getLogger("keras_ssl")
 
@@ -57,19 +58,6 @@ def _cpu_has_native_bfloat16():
     except OSError:  # not Linux: unmeasured, stay in float32
         return False
     return any(flag in flags for flag in _NATIVE_BF16_FLAGS)
-
-
-def _closest(value, choices):
-    matches = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-    return f" Did you mean {matches[0]!r}?" if matches else ""
-
-
-def _check_choice(argument, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"Argument `{argument}` must be one of {list(choices)}. "
-            f"Received: {argument}={value!r}.{_closest(value, choices)}"
-        )
 
 
 # TF_CONFIG ---------------------------------------------------------------
@@ -249,7 +237,7 @@ def get_strategy(name="auto"):
     """
     if isinstance(name, tf.distribute.Strategy):
         return name
-    _check_choice("strategy", name, STRATEGIES)
+    check_choice("strategy", name, STRATEGIES, cutoff=0.5)
     if name == "multi_worker":
         check_tf_config()
         try:
@@ -346,7 +334,7 @@ def resolve_mixed_precision(policy="off"):
     Returns:
         `(policy_name, reason)`.
     """
-    _check_choice("mixed_precision", policy, (*PRECISIONS, "float32"))
+    check_choice("mixed_precision", policy, (*PRECISIONS, "float32"), cutoff=0.5)
     if policy in ("off", "float32"):
         return "float32", "mixed precision off"
     if policy != "auto":
@@ -413,7 +401,9 @@ def mixed_precision_scope(policy="off"):
     Example:
 
     >>> with mixed_precision_scope("mixed_bfloat16"):
-    ...     model = build_model()  # doctest: +SKIP
+    ...     layer = keras.layers.Dense(4)
+    >>> layer.compute_dtype, layer.variable_dtype
+    ('bfloat16', 'float32')
     """
     previous = keras.config.dtype_policy()
     set_mixed_precision(policy)
@@ -542,11 +532,12 @@ def setup(strategy="auto", batch_size=None, mixed_precision="off", jit_compile="
 
     >>> strategy, jit = setup("mirrored", batch_size=256)
     >>> with strategy.scope():
-    ...     model = build_and_compile(jit_compile=jit)  # doctest: +SKIP
+    ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    ...     model.compile(optimizer="adam", loss="mse", jit_compile=jit)
     """
     # Validate everything first: nothing below may fail on a typo.
     if not isinstance(strategy, tf.distribute.Strategy):
-        _check_choice("strategy", strategy, STRATEGIES)
+        check_choice("strategy", strategy, STRATEGIES, cutoff=0.5)
     if batch_size is not None:
         check_global_batch_size(1, batch_size)
     resolve_mixed_precision(mixed_precision)

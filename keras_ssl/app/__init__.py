@@ -14,6 +14,7 @@ from keras_ssl.app.evaluate import (
 from keras_ssl.app.export import export
 from keras_ssl.app.finetune import finetune
 from keras_ssl.app.pretrain import METHODS, pretrain
+from keras_ssl.app.resume import fit_resumable
 from keras_ssl.app.tune import tune
 from keras_ssl.app.tune_pretraining import tune_pretraining
 
@@ -23,6 +24,7 @@ __all__ = [
     "evaluate_text",
     "export",
     "fine_tune_images",
+    "fit_resumable",
     "finetune",
     "load_ssl_model",
     "pretrain",

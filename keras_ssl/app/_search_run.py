@@ -3,7 +3,6 @@ argument checks, the resumable search, the results table and run files."""
 
 import contextlib
 import logging
-import numbers
 import os
 import warnings
 
@@ -12,29 +11,11 @@ from keras_ssl.app.run_directory import (
     write_json,
     write_lines,
 )
+
+# The workflows' argument checks, from `keras_ssl.checks`.
+from keras_ssl.checks import check_positive_int as positive_int  # noqa: F401
+from keras_ssl.checks import check_seed  # noqa: F401
 from keras_ssl.datasets import LabeledData
-
-
-def positive_int(name, value, allow_none=False):
-    """Raises a `ValueError` unless `value` is a positive int (or allowed None)."""
-    if value is None and allow_none:
-        return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
-        )
-
-
-def check_seed(seed):
-    """Raises a `ValueError` unless `seed` is an int NumPy and Keras accept."""
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, numbers.Integral)
-        or not 0 <= seed < 2**32 - 1
-    ):
-        raise ValueError(
-            f"Argument `seed` must be an int in [0, 2**32 - 2]. Received: seed={seed!r}"
-        )
 
 
 def describe(dataset):

@@ -189,24 +189,35 @@ def _add_finetune_parser(sub):
     _add_common(p)
 
 
-def _run_finetune(args):
-    from keras_ssl import app as workflows
+def _finetune_settings(args):
+    """The `FineTuneSettings` of the `finetune` flags (the others keep
+    `keras_ssl.app.finetune.DEFAULT_SETTINGS`)."""
+    from keras_ssl.app.finetune import finetune_settings
 
-    result = workflows.finetune(
-        args.model,
-        _dataset(args),
-        output_dir=args.output_dir,
+    return finetune_settings(
+        freeze=args.freeze,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         dropout=args.dropout,
         head_l2=args.head_l2,
-        freeze=args.freeze,
         validation_split=args.validation_split,
         early_stopping_patience=args.patience,
         class_weight=args.class_weight,
-        resume=args.resume,
         seed=args.seed,
+    )
+
+
+def _run_finetune(args):
+    from keras_ssl import app as workflows
+
+    settings = _finetune_settings(args)
+    result = workflows.finetune(
+        args.model,
+        _dataset(args),
+        settings,
+        output_dir=args.output_dir,
+        resume=args.resume,
     )
     keys = ("accuracy", "val_accuracy", "val_loss", "epochs_run", "best_epoch")
     return {
@@ -218,36 +229,19 @@ def _run_finetune(args):
     }
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-ssl",
-        description="Self-supervised pretraining, evaluation and export "
-        "for Keras 3 / TensorFlow.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _method_help():
+    """`image: simclr | ...; text: mlm | ...`, from the registry."""
+    from keras_ssl import recipes
 
-    p = sub.add_parser("pretrain", help="pretrain an SSL model")
-    p.add_argument(
-        "--method",
-        default="simclr",
-        help="image: simclr | moco | triplet | byol | simsiam | barlow_twins | "
-        "vicreg | autoencoder | rotation | mae | deepcluster; text: mlm | "
-        "mlm_nsp | causal_lm | rtd | simcse",
-    )
-    p.add_argument(
-        "--dataset",
-        default=None,
-        help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
-        "(default: wordnet for text methods, fashion_mnist otherwise)",
-    )
-    _add_data_options(p)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument(
-        "--time-budget", type=float, default=None, help="stop after N seconds"
-    )
+    parts = []
+    for modality in ("image", "text"):
+        names = recipes.names(modality)
+        if names:
+            parts.append(f"{modality}: {' | '.join(names)}")
+    return "; ".join(parts) + " (keras_ssl.recipes)"
+
+
+def _add_scale_options(p):
     g = p.add_argument_group("scale and speed")
     g.add_argument(
         "--strategy",
@@ -272,6 +266,9 @@ def build_parser():
         help="deterministic TensorFlow ops: the same seed gives the same bits "
         "(slower; XLA off)",
     )
+
+
+def _add_reliability_options(p):
     g = p.add_argument_group("reliability and monitoring")
     _add_resume(
         g,
@@ -296,6 +293,27 @@ def build_parser():
         default=None,
         help="two-view methods: warn or stop when the projections collapse",
     )
+
+
+def _add_pretrain_parser(sub):
+    p = sub.add_parser("pretrain", help="pretrain an SSL model")
+    p.add_argument("--method", default="simclr", help=_method_help())
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
+        "(default: wordnet for text methods, fashion_mnist otherwise)",
+    )
+    _add_data_options(p)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument(
+        "--time-budget", type=float, default=None, help="stop after N seconds"
+    )
+    _add_scale_options(p)
+    _add_reliability_options(p)
     p.add_argument(
         "--model-kwargs",
         default="{}",
@@ -305,6 +323,8 @@ def build_parser():
     p.add_argument("--output-dir", default="runs")
     _add_common(p)
 
+
+def _add_probe_parsers(sub):
     for name, help_ in (
         ("probe", "evaluate a pretrained model against its baselines"),
         ("evaluate", "alias of probe"),
@@ -326,8 +346,8 @@ def build_parser():
         p.add_argument("--output-dir", default="runs")
         _add_common(p)
 
-    _add_finetune_parser(sub)
 
+def _add_tune_parser(sub):
     p = sub.add_parser(
         "tune", help="search fine-tuning hyperparameters with keras-tuner"
     )
@@ -354,6 +374,10 @@ def build_parser():
     )
     _add_common(p)
 
+
+def _add_tune_pretraining_parser(sub):
+    from keras_ssl import recipes
+
     p = sub.add_parser(
         "tune-pretraining",
         help="label-free search over pretraining hyperparameters (keras-tuner)",
@@ -361,7 +385,8 @@ def build_parser():
     p.add_argument(
         "--method",
         default="simclr",
-        help="simclr | moco | byol | simsiam | barlow_twins | vicreg | triplet",
+        help=" | ".join(recipes.names(searchable=True))
+        + " (the methods with a search space)",
     )
     p.add_argument("--dataset", default="fashion_mnist")
     p.add_argument(
@@ -379,6 +404,8 @@ def build_parser():
     p.add_argument("--output-dir", default="runs")
     _add_common(p)
 
+
+def _add_export_parser(sub):
     p = sub.add_parser(
         "export", help="export an encoder or a fine-tuned classifier as a SavedModel"
     )
@@ -390,12 +417,31 @@ def build_parser():
     p.add_argument("--version", default="auto", help="integer or 'auto'")
     _add_common(p)
 
+
+def _add_demo_parser(sub):
     p = sub.add_parser("demo", help="the end-to-end demo on the embedded data")
     p.add_argument("--output-dir", default="runs")
     p.add_argument("--export-dir", default="saved_models")
     p.add_argument("--image-seconds", type=float, default=100)
     p.add_argument("--text-seconds", type=float, default=240)
     _add_common(p)
+
+
+def build_parser():
+    """The `keras-ssl` argument parser, one sub-command per workflow."""
+    parser = argparse.ArgumentParser(
+        prog="keras-ssl",
+        description="Self-supervised pretraining, evaluation and export "
+        "for Keras 3 / TensorFlow.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_pretrain_parser(sub)
+    _add_probe_parsers(sub)
+    _add_finetune_parser(sub)
+    _add_tune_parser(sub)
+    _add_tune_pretraining_parser(sub)
+    _add_export_parser(sub)
+    _add_demo_parser(sub)
     return parser
 
 

@@ -1,6 +1,5 @@
 """Evaluation workflows: SSL encoder vs random-init twin vs raw-input baseline."""
 
-import contextlib
 import os
 import zipfile
 
@@ -8,8 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.app._search_run import check_seed
 from keras_ssl.app.pretrain import tokenize
+from keras_ssl.checks import check_seed
+from keras_ssl.compat import safe_mode_scope, seed_scope
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.evaluation import (
     embed,
@@ -53,7 +53,7 @@ def load_keras_file(path, expected="a .keras file"):
             "not a zip archive (corrupt or truncated?)"
         )
     try:
-        with _safe_mode_scope():
+        with safe_mode_scope(True):
             return keras.saving.load_model(path, safe_mode=True)
     except Exception as e:
         reason = str(e).strip().split("\n")[0]
@@ -69,15 +69,6 @@ def load_keras_file(path, expected="a .keras file"):
             f"Could not load the .keras file {path!r} "
             f"({type(e).__name__}: {reason[:300]})"
         ) from e
-
-
-def _safe_mode_scope():
-    """Forces Keras safe mode while loading, whatever the global setting."""
-    try:
-        from keras.src.saving.serialization_lib import SafeModeScope
-    except ImportError:  # pragma: no cover - other Keras layouts
-        return contextlib.nullcontext()
-    return SafeModeScope(True)
 
 
 def load_ssl_model(model):
@@ -97,9 +88,14 @@ def load_ssl_model(model):
 
 
 def random_init_twin(encoder, seed=0):
-    """The same architecture as `encoder`, freshly initialised."""
-    keras.utils.set_random_seed(seed + 1)
-    return keras.models.clone_model(encoder)
+    """The same architecture as `encoder`, freshly initialised.
+
+    The initialisation is seeded by `seed + 1` (in
+    `keras_ssl.compat.seed_scope`, so the caller's global random state is
+    left as it was).
+    """
+    with seed_scope(seed + 1):
+        return keras.models.clone_model(encoder)
 
 
 _SPLIT_DATASETS = ("fashion_mnist", "wordnet", "wordnet_nouns")
@@ -192,7 +188,7 @@ def evaluate_images(
 ):
     """Linear probe and kNN of an image SSL encoder, with both baselines.
 
-    Protocols (DESIGN §5): the linear probe is a standardized logistic
+    Protocols: the linear probe is a standardized logistic
     regression on frozen embeddings of `probe_train_size` training images,
     scored on the whole test split; kNN uses the whole training split as the
     bank (cosine, temperature-weighted votes). The same protocols run on a
@@ -202,7 +198,7 @@ def evaluate_images(
         A list of result rows (dicts with `task`, `protocol`, `ssl`,
         `random_init`, `raw_input`).
     """
-    check_seed(seed)
+    check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
     train, test = _train_test(dataset, seed)
@@ -296,7 +292,7 @@ def fine_tune_images(
     Returns:
         One result row per fraction.
     """
-    check_seed(seed)
+    check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
     train, test = _train_test(dataset, seed)
@@ -363,7 +359,7 @@ def evaluate_text(
     Returns:
         A list with one result row.
     """
-    check_seed(seed)
+    check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
     train, test = _train_test(dataset, seed)

@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from keras_ssl.callbacks._atomic import atomic_write, remove_temporaries
+from keras_ssl.atomic_io import atomic_write, remove_temporaries
 
 CHECKPOINT_DIR = "checkpoint"
 # Written last by a workflow: its presence marks a finished run.

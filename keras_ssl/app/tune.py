@@ -4,7 +4,6 @@ import difflib
 import hashlib
 import inspect
 import json
-import numbers
 import os
 import time
 
@@ -13,9 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.app._search_run import (
-    check_seed,
     describe,
-    positive_int,
     quiet_search,
     start_search,
     write_search_results,
@@ -24,6 +21,7 @@ from keras_ssl.app.evaluate import load_ssl_model
 from keras_ssl.app.finetune import class_labels, load_labelled
 from keras_ssl.app.pretrain import tokenize
 from keras_ssl.app.run_directory import write_json, write_lines
+from keras_ssl.checks import check_fraction, check_positive_int, check_seed
 from keras_ssl.datasets import LabeledData
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import export_classifier, versioned_export
@@ -148,53 +146,117 @@ def tune(
 
     Example:
 
-    >>> result = tune("runs/simclr-.../model.keras", "fashion_mnist",
-    ...               tuner="bayesian", max_trials=20, train_size=10000)
-    >>> result["best_hyperparameters"], result["test_accuracy"]  # doctest: +SKIP
+    ```python
+    result = tune("runs/simclr-.../model.keras", "fashion_mnist",
+                  tuner="bayesian", max_trials=20, train_size=10000)
+    result["best_hyperparameters"], result["test_accuracy"]
+    ```
     """
-    from keras_ssl.tuning import FineTuneHyperModel, check_tuner_name
+    from keras_ssl.tuning import FineTuneHyperModel
 
-    check_tuner_name(tuner)
-    check_seed(seed)
-    positive_int("max_trials", max_trials)
-    positive_int("epochs", epochs)
-    positive_int("train_size", train_size, allow_none=True)
-    positive_int("test_size", test_size, allow_none=True)
-    if isinstance(validation_split, bool) or not (
-        isinstance(validation_split, numbers.Real) and 0 < validation_split < 1
-    ):
-        raise ValueError(
-            "Argument `validation_split` must be in (0, 1). "
-            f"Received: validation_split={validation_split!r}"
-        )
-    if search_space is not None and not isinstance(search_space, dict):
-        raise ValueError(
-            "Argument `search_space` must be a dict of FineTuneHyperModel "
-            f"arguments. Received: search_space={search_space!r}"
-        )
-    search_space = dict(search_space or {})
-    allowed = [
-        name
-        for name in inspect.signature(FineTuneHyperModel).parameters
-        if name not in ("encoder", "num_classes", "seed", "name", "tunable")
-    ]
-    unknown = sorted(map(str, set(search_space) - set(allowed)))
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], allowed, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown `search_space` keys {unknown}. Expected some of {allowed}.{hint}"
-        )
-    if export_dir is not None:
-        # Checked before the search, which an invalid name would waste.
-        check_path_name(export_name, "export_name")
-        check_writable_dir(export_dir, "export_dir")
-    if project_name is not None:
-        check_path_name(project_name, "project_name")
-    check_writable_dir(output_dir, "output_dir")
+    search_space = _check_arguments(
+        tuner=tuner,
+        seed=seed,
+        max_trials=max_trials,
+        epochs=epochs,
+        train_size=train_size,
+        test_size=test_size,
+        validation_split=validation_split,
+        search_space=search_space,
+        export_dir=export_dir,
+        export_name=export_name,
+        project_name=project_name,
+        output_dir=output_dir,
+    )
     say = print if verbose else (lambda *a, **k: None)
     start = time.monotonic()
+    model_name, model, is_text, dataset = _load_model(model, dataset)
+    data = _tune_data(
+        model, dataset, is_text, seed, train_size, test_size, validation_split
+    )
+    hypermodel = FineTuneHyperModel(
+        model.encoder, data["num_classes"], seed=seed, **search_space
+    )
+    settings = {
+        "epochs": epochs,
+        "validation_split": float(validation_split),
+        "seed": seed,
+        "train_size": train_size,
+        "num_classes": data["num_classes"],
+        "search_space": {k: repr(v) for k, v in search_space.items()},
+    }
+    project_name = project_name or (
+        f"{tuner}-{_fingerprint(model.encoder, data['train'], settings)}"
+    )
+    search = dict(tuner=tuner, max_trials=max_trials, epochs=epochs, seed=seed)
+    search.update(overwrite=overwrite, keras_verbose=1 if verbose >= 2 else 0)
+    results, project_dir, run_dir = _search(
+        hypermodel, data, output_dir, project_name, search, model_name, dataset, say
+    )
+    retrained = _retrain(
+        hypermodel, results["best"], data, model, is_text, epochs, search, say
+    )
+    result = _write_run(
+        run_dir, project_dir, results, retrained, data, (export_dir, export_name), say
+    )
+    result["seconds"] = time.monotonic() - start
+    write_json(
+        os.path.join(run_dir, "tune.json"),
+        {
+            **result,
+            "tuner": tuner,
+            "dataset": describe(dataset),
+            "max_trials": max_trials,
+            "num_train": len(data["y_train"]),
+            "num_test": len(data["y_test"]),
+            "retrain_epochs": retrained[2],
+            **settings,
+        },
+    )
+    return {**result, "model": retrained[0], "trials": results["rows"]}
 
+
+def _write_run(run_dir, project_dir, results, retrained, data, export, say):
+    """Saves the retrained classifier, completes `results.md` and exports
+    (`export`: `(export_dir, export_name)`). Returns `tune`'s result but
+    `seconds`."""
+    task, test_accuracy, retrain_epochs = retrained
+    best = results["best"]
+    classifier_path = os.path.join(run_dir, "classifier.keras")
+    task.save(classifier_path)
+    lines = results["lines"] + [
+        "",
+        f"Best trial {best.trial_id} retrained on the whole training split "
+        f"({len(data['y_train'])} examples, {retrain_epochs} epoch(s)): test "
+        f"accuracy {test_accuracy:.4f} on {len(data['y_test'])} examples.",
+    ]
+    write_lines(results["results_path"], lines)
+    say(f"Test accuracy: {test_accuracy:.4f}")
+    result = {
+        "run_dir": run_dir,
+        "project_dir": project_dir,
+        "best_hyperparameters": results["best_values"],
+        "best_trial": best.trial_id,
+        "val_accuracy": float(best.score),
+        "test_accuracy": test_accuracy,
+        "classifier_path": classifier_path,
+        "num_trials": len(results["rows"]),
+        "num_failed": results["num_failed"],
+        "seconds": None,
+    }
+    export_dir, export_name = export
+    if export_dir is not None:
+        result["export_path"] = versioned_export(
+            export_classifier, export_dir, export_name, "auto", classifier=task
+        )
+        say(f"Exported: {result['export_path']}")
+    else:
+        say(f"Export: keras-ssl export --model {classifier_path} --name <name>")
+    return result
+
+
+def _load_model(model, dataset):
+    """`(name, SSL model, is_text, dataset)`: the dataset defaults by modality."""
     model_name = (
         os.fspath(model)
         if isinstance(model, str | os.PathLike)
@@ -204,6 +266,54 @@ def tune(
     is_text = isinstance(getattr(model, "preprocessor", None), TextPreprocessor)
     if dataset is None:
         dataset = "wordnet_nouns" if is_text else "fashion_mnist"
+    return model_name, model, is_text, dataset
+
+
+def _check_arguments(**args):
+    """Checks `tune`'s arguments before any work; returns the search space
+    as a dict."""
+    from keras_ssl.tuning import FineTuneHyperModel, check_tuner_name
+
+    check_tuner_name(args["tuner"])
+    check_seed("seed", args["seed"])
+    check_positive_int("max_trials", args["max_trials"])
+    check_positive_int("epochs", args["epochs"])
+    check_positive_int("train_size", args["train_size"], allow_none=True)
+    check_positive_int("test_size", args["test_size"], allow_none=True)
+    check_fraction(
+        "validation_split", args["validation_split"], low_open=True, high_open=True
+    )
+    search_space = args["search_space"]
+    if search_space is not None and not isinstance(search_space, dict):
+        raise ValueError(
+            "Argument `search_space` must be a dict of FineTuneHyperModel "
+            f"arguments. Received: search_space={search_space!r}"
+        )
+    search_space = dict(search_space or {})
+    allowed = [
+        name
+        for name in inspect.signature(FineTuneHyperModel).parameters
+        if name not in ("encoder", "num_classes", "seed", "name", "tunable", "settings")
+    ]
+    unknown = sorted(map(str, set(search_space) - set(allowed)))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"Unknown `search_space` keys {unknown}. Expected some of {allowed}.{hint}"
+        )
+    if args["export_dir"] is not None:
+        # Checked before the search, which an invalid name would waste.
+        check_path_name(args["export_name"], "export_name")
+        check_writable_dir(args["export_dir"], "export_dir")
+    if args["project_name"] is not None:
+        check_path_name(args["project_name"], "project_name")
+    check_writable_dir(args["output_dir"], "output_dir")
+    return search_space
+
+
+def _tune_data(model, dataset, is_text, seed, train_size, test_size, validation_split):
+    """The splits, the model inputs and the search / validation indices."""
     train, test = load_labelled(dataset, seed=seed)
     if train_size is not None and train_size < len(train):
         train = train.subset(train_size, seed=seed)
@@ -220,50 +330,53 @@ def tune(
     search_idx, val_idx = (
         part.x for part in index.split(validation_split, seed=seed, stratify=True)
     )
-    x_train = _prepare(model, train, is_text, "the training split")
-    x_test = _prepare(model, test, is_text, "the test split")
-    y_train, y_test = train.y.astype("int64"), test.y.astype("int64")
-
-    hypermodel = FineTuneHyperModel(
-        model.encoder, num_classes, seed=seed, **search_space
-    )
-    settings = {
-        "epochs": epochs,
-        "validation_split": float(validation_split),
-        "seed": seed,
-        "train_size": train_size,
+    return {
+        "train": train,
         "num_classes": num_classes,
-        "search_space": {k: repr(v) for k, v in search_space.items()},
+        "label_names": label_names,
+        "search_idx": search_idx,
+        "val_idx": val_idx,
+        "x_train": _prepare(model, train, is_text, "the training split"),
+        "x_test": _prepare(model, test, is_text, "the test split"),
+        "y_train": train.y.astype("int64"),
+        "y_test": test.y.astype("int64"),
     }
-    project_name = project_name or (
-        f"{tuner}-{_fingerprint(model.encoder, train, settings)}"
-    )
+
+
+def _search(
+    hypermodel, data, output_dir, project_name, search, model_name, dataset, say
+):
+    """Runs (or resumes) the search; writes its results. Returns
+    `(results, project_dir, run_dir)` (`results`: `write_search_results`)."""
+    tuner, epochs = search["tuner"], search["epochs"]
+    num_search, num_val = len(data["search_idx"]), len(data["val_idx"])
+    num_classes = data["num_classes"]
     tuner_obj, project_dir, run_dir = start_search(
         tuner,
         hypermodel,
         output_dir,
         "tune",
         project_name,
-        f"Tuning: {tuner} search, {max_trials} trials of {epochs} epoch(s), "
-        f"{len(search_idx)} train / {len(val_idx)} validation examples, "
+        f"Tuning: {tuner} search, {search['max_trials']} trials of {epochs} "
+        f"epoch(s), {num_search} train / {num_val} validation examples, "
         f"{num_classes} classes",
         say,
-        max_trials=max_trials,
+        max_trials=search["max_trials"],
         objective="val_accuracy",
-        seed=seed,
-        overwrite=overwrite,
+        seed=search["seed"],
+        overwrite=search["overwrite"],
         max_epochs=epochs,
     )
-    keras_verbose = 1 if verbose >= 2 else 0
+    x_train, y_train = data["x_train"], data["y_train"]
+    search_idx, val_idx = data["search_idx"], data["val_idx"]
     with quiet_search():
         tuner_obj.search(
             x_train[search_idx],
             y_train[search_idx],
             validation_data=(x_train[val_idx], y_train[val_idx]),
             epochs=epochs,
-            verbose=keras_verbose,
+            verbose=search["keras_verbose"],
         )
-
     results = write_search_results(
         tuner_obj,
         hypermodel,
@@ -272,7 +385,7 @@ def tune(
             f"# Fine-tuning search: {tuner}",
             "",
             f"- model: `{model_name}`, dataset: `{describe(dataset)}` "
-            f"({len(search_idx)} train / {len(val_idx)} validation, "
+            f"({num_search} train / {num_val} validation, "
             f"{num_classes} classes)",
             f"- trials: {num_trials} ({num_failed} failed), "
             f"{epochs} epoch(s) each; objective `val_accuracy`",
@@ -285,18 +398,16 @@ def tune(
         "val_accuracy",
         "model",
     )
-    rows, lines, results_path = (
-        results["rows"],
-        results["lines"],
-        results["results_path"],
-    )
-    best, best_values = results["best"], results["best_values"]
+    return results, project_dir, run_dir
 
-    # Retrain the best on the whole training split; score on the test split.
+
+def _retrain(hypermodel, best, data, model, is_text, epochs, search, say):
+    """Retrains the best trial on the whole training split; scores it on the
+    test split. Returns `(TaskClassifier, test accuracy, epochs)`."""
     retrain_epochs = int(best.hyperparameters.values.get("tuner/epochs", epochs))
     say(
         f"Best: trial {best.trial_id}, val_accuracy={best.score:.4f}; retraining "
-        f"on {len(y_train)} examples for {retrain_epochs} epoch(s) ..."
+        f"on {len(data['y_train'])} examples for {retrain_epochs} epoch(s) ..."
     )
     keras.backend.clear_session()
     with quiet_search():
@@ -304,12 +415,14 @@ def tune(
         hypermodel.fit(
             best.hyperparameters,
             classifier,
-            x_train,
-            y_train,
+            data["x_train"],
+            data["y_train"],
             epochs=retrain_epochs,
-            verbose=keras_verbose,
+            verbose=search["keras_verbose"],
         )
-        test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
+        test_ds = tf.data.Dataset.from_tensor_slices(
+            (data["x_test"], data["y_test"])
+        ).batch(256)
         test_accuracy = float(
             classifier.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
         )
@@ -317,50 +430,7 @@ def tune(
     task = TaskClassifier(
         classifier,
         preprocessor=model.preprocessor if is_text else None,
-        label_names=label_names,
+        label_names=data["label_names"],
         name="task_classifier",
     )
-    classifier_path = os.path.join(run_dir, "classifier.keras")
-    task.save(classifier_path)
-    lines += [
-        "",
-        f"Best trial {best.trial_id} retrained on the whole training split "
-        f"({len(y_train)} examples, {retrain_epochs} epoch(s)): test accuracy "
-        f"{test_accuracy:.4f} on {len(y_test)} examples.",
-    ]
-    write_lines(results_path, lines)
-    say(f"Test accuracy: {test_accuracy:.4f}")
-
-    result = {
-        "run_dir": run_dir,
-        "project_dir": project_dir,
-        "best_hyperparameters": best_values,
-        "best_trial": best.trial_id,
-        "val_accuracy": float(best.score),
-        "test_accuracy": test_accuracy,
-        "classifier_path": classifier_path,
-        "num_trials": len(rows),
-        "num_failed": results["num_failed"],
-        "seconds": time.monotonic() - start,
-    }
-    if export_dir is not None:
-        result["export_path"] = versioned_export(
-            export_classifier, export_dir, export_name, "auto", classifier=task
-        )
-        say(f"Exported: {result['export_path']}")
-    else:
-        say(f"Export: keras-ssl export --model {classifier_path} --name <name>")
-    write_json(
-        os.path.join(run_dir, "tune.json"),
-        {
-            **result,
-            "tuner": tuner,
-            "dataset": describe(dataset),
-            "max_trials": max_trials,
-            "num_train": len(y_train),
-            "num_test": len(y_test),
-            "retrain_epochs": retrain_epochs,
-            **settings,
-        },
-    )
-    return {**result, "model": task, "trials": rows}
+    return task, test_accuracy, retrain_epochs

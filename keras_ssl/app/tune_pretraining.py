@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from keras_ssl import recipes
 from keras_ssl.app._search_run import (
     check_seed,
     describe,
@@ -20,6 +21,16 @@ from keras_ssl.datasets import LabeledData, load
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 
 PRETRAIN_TUNERS = ("random", "bayesian")
+# The arguments that change what a trial means (with `widths`, `seed` and
+# the search space), in `tune_pretraining.json`'s order.
+_SETTINGS = (
+    "method",
+    "objective",
+    "steps",
+    "batch_size",
+    "labelled_size",
+    "unlabelled_size",
+)
 
 
 def _as_data(data, dataset, part):
@@ -128,9 +139,10 @@ def tune_pretraining(
     `results.md` (every trial, best first) and `tune_pretraining.json`.
 
     Args:
-        method: a two-view image method (`PRETRAIN_METHODS`: `"simclr"`,
-            `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`, `"moco"`,
-            `"triplet"`).
+        method: a method with a search space in its recipe
+            (`keras_ssl.recipes.names(searchable=True)`: the two-view image
+            methods `"simclr"`, `"byol"`, `"simsiam"`, `"barlow_twins"`,
+            `"vicreg"`, `"moco"`, `"triplet"`).
         dataset: `"fashion_mnist"`, an image folder, a `LabeledData` or an
             `(unlabelled, held_out)` pair.
         objective: `"knn_accuracy"` or `"effective_rank"`.
@@ -159,90 +171,22 @@ def tune_pretraining(
 
     Example:
 
-    >>> result = tune_pretraining("simclr", objective="effective_rank",
-    ...                           max_trials=8, steps=300)
+    >>> result = tune_pretraining(  # doctest: +SKIP
+    ...     "simclr", objective="effective_rank", max_trials=8, steps=300)
     >>> result["best_hyperparameters"]  # doctest: +SKIP
     """
-    from keras_ssl.tuning.pretrain_hyper_model import (
-        PRETRAIN_METHODS,
-        PRETRAIN_OBJECTIVES,
-        PretrainHyperModel,
-        check_choice,
-    )
+    args = dict(locals())
+    from keras_ssl.tuning.pretrain_hyper_model import PretrainHyperModel
 
-    check_choice("method", method, PRETRAIN_METHODS)
-    check_choice("objective", objective, PRETRAIN_OBJECTIVES)
-    check_choice("tuner", tuner, PRETRAIN_TUNERS)
-    check_seed(seed)
-    for name, value in (
-        ("max_trials", max_trials),
-        ("steps", steps),
-        ("labelled_size", labelled_size),
-        ("batch_size", batch_size),
-    ):
-        positive_int(name, value)
-    if unlabelled_size is not None:
-        positive_int("unlabelled_size", unlabelled_size)
-    if search_space is not None and not isinstance(search_space, dict):
-        raise ValueError(
-            "Argument `search_space` must be a dict of PretrainHyperModel "
-            f"search-space arguments. Received: search_space={search_space!r}"
-        )
-    search_space = dict(search_space or {})
-    allowed = (
-        "learning_rate",
-        "temperature",
-        "crop_scale_min",
-        "jitter_strength",
-        "projection_dim",
-    )
-    unknown = sorted(map(str, set(search_space) - set(allowed)))
-    if unknown:
-        raise ValueError(
-            f"Unknown `search_space` keys {unknown}. Expected some of {list(allowed)}."
-        )
-    if project_name is not None:
-        check_path_name(project_name, "project_name")
-    check_writable_dir(output_dir, "output_dir")
+    search_space = _check_arguments(args)
     say = print if verbose else (lambda *a, **k: None)
     start = time.monotonic()
-
-    pool, held = _split_data(dataset, seed)
-    if unlabelled_size is not None:
-        pool = _subset(pool, unlabelled_size, seed)
-    held = _subset(held, labelled_size, seed)
-    x_pool = pool.x  # labels of the pretraining pool are never read
-    if len(x_pool) < batch_size:
-        raise ValueError(
-            "Argument `batch_size` must not exceed the number of unlabelled "
-            f"images. Received: batch_size={batch_size} for {len(x_pool)} images"
-        )
-    image_shape = tuple(int(d) for d in x_pool.shape[1:])
-    if tuple(held.x.shape[1:]) != image_shape:
-        raise ValueError(
-            "The held-out images must have the shape of the unlabelled ones. "
-            f"Received: {tuple(held.x.shape[1:])} and {image_shape}"
-        )
-    fit_kwargs = {}
-    label_bytes = None
-    if objective == "knn_accuracy":
-        if held.y is None:
-            raise ValueError(
-                "The knn_accuracy objective needs labels on the held-out split. "
-                f"Received: dataset={describe(dataset)!r} without labels; use "
-                "objective='effective_rank' for unlabelled data."
-            )
-        bank, query = held.split(test_fraction=0.2, seed=seed, stratify=True)
-        fit_kwargs["knn_data"] = (bank.x, bank.y, query.x, query.y)
-        label_bytes = held.y
-        split_text = f"{len(bank)} bank / {len(query)} query labelled images"
-    else:
-        fit_kwargs["rank_images"] = held.x  # images only: no labels
-        split_text = f"{len(held)} held-out unlabelled images"
-
+    split = _prepare_data(
+        dataset, objective, seed, batch_size, labelled_size, unlabelled_size
+    )
     hypermodel = PretrainHyperModel(
         method,
-        image_shape,
+        split["image_shape"],
         objective=objective,
         steps=steps,
         batch_size=batch_size,
@@ -250,20 +194,17 @@ def tune_pretraining(
         seed=seed,
         **search_space,
     )
+    # What a trial means (fingerprinted, with the data), then the search.
     settings = {
-        "method": method,
-        "objective": objective,
-        "steps": steps,
-        "batch_size": batch_size,
-        "labelled_size": labelled_size,
-        "unlabelled_size": unlabelled_size,
+        **{key: args[key] for key in _SETTINGS},
         "widths": list(widths),
         "seed": seed,
         "search_space": {k: repr(v) for k, v in sorted(search_space.items())},
     }
+    x_pool, split_text = split["x_pool"], split["split_text"]
     project_name = project_name or (
         f"{method}-{objective}-{tuner}-"
-        f"{_fingerprint(settings, x_pool, held.x, label_bytes)}"
+        f"{_fingerprint(settings, x_pool, split['held_x'], split['label_bytes'])}"
     )
     tuner_obj, project_dir, run_dir = start_search(
         tuner,
@@ -281,29 +222,26 @@ def tune_pretraining(
         overwrite=overwrite,
     )
     with quiet_search():
-        tuner_obj.search(x_pool, verbose=1 if verbose >= 2 else 0, **fit_kwargs)
-
+        tuner_obj.search(
+            x_pool, verbose=1 if verbose >= 2 else 0, **split["fit_kwargs"]
+        )
+    header = _results_header(tuner, dataset, split, settings, project_dir)
     results = write_search_results(
-        tuner_obj,
-        hypermodel,
-        run_dir,
-        lambda num_trials, num_failed: [
-            f"# Pretraining search: {method}, {tuner}",
-            "",
-            f"- dataset: `{describe(dataset)}` ({len(x_pool)} unlabelled images; "
-            f"objective on {split_text})",
-            f"- trials: {num_trials} ({num_failed} failed), "
-            f"{steps} steps of batch {batch_size} each; objective `{objective}` "
-            "(higher is better)",
-            f"- keras-tuner project: `{project_dir}`",
-            "- `crop_scale_min`: lower bound of the crop's area fraction (smaller "
-            "is stronger); `jitter_strength`: brightness and contrast jitter",
-            "",
-        ],
-        None,
-        objective,
-        "setting",
+        tuner_obj, hypermodel, run_dir, header, None, objective, "setting"
     )
+    record = {
+        **settings,
+        "tuner": tuner,
+        "dataset": describe(dataset),
+        "max_trials": max_trials,
+        "num_unlabelled": len(x_pool),
+    }
+    return _finish(results, run_dir, project_dir, record, start, say)
+
+
+def _finish(results, run_dir, project_dir, record, start, say):
+    """Reports the best trial and writes `tune_pretraining.json`."""
+    objective = record["objective"]
     rows, best, best_values = (
         results["rows"],
         results["best"],
@@ -323,14 +261,113 @@ def tune_pretraining(
     }
     write_json(
         os.path.join(run_dir, "tune_pretraining.json"),
-        {
-            **result,
-            **settings,
-            "tuner": tuner,
-            "dataset": describe(dataset),
-            "max_trials": max_trials,
-            "num_unlabelled": len(x_pool),
-            "trials": rows,
-        },
+        {**result, **record, "trials": rows},
     )
     return {**result, "trials": rows}
+
+
+def _check_arguments(args):
+    """Checks `tune_pretraining`'s arguments (a dict of them) before anything
+    is read or written; returns the search space as a dict."""
+    from keras_ssl.tuning.pretrain_hyper_model import PRETRAIN_OBJECTIVES, check_choice
+
+    check_choice("method", args["method"], recipes.names(searchable=True))
+    check_choice("objective", args["objective"], PRETRAIN_OBJECTIVES)
+    check_choice("tuner", args["tuner"], PRETRAIN_TUNERS)
+    check_seed(args["seed"])
+    for name in ("max_trials", "steps", "labelled_size", "batch_size"):
+        positive_int(name, args[name])
+    positive_int("unlabelled_size", args["unlabelled_size"], allow_none=True)
+    search_space = _check_search_space(args["search_space"])
+    if args["project_name"] is not None:
+        check_path_name(args["project_name"], "project_name")
+    check_writable_dir(args["output_dir"], "output_dir")
+    return search_space
+
+
+def _check_search_space(search_space):
+    """`search_space` as a dict of `PretrainHyperModel` arguments."""
+    from keras_ssl.tuning.pretrain_hyper_model import SEARCH_SPACE_NAMES
+
+    if search_space is not None and not isinstance(search_space, dict):
+        raise ValueError(
+            "Argument `search_space` must be a dict of PretrainHyperModel "
+            f"search-space arguments. Received: search_space={search_space!r}"
+        )
+    search_space = dict(search_space or {})
+    unknown = sorted(map(str, set(search_space) - set(SEARCH_SPACE_NAMES)))
+    if unknown:
+        raise ValueError(
+            f"Unknown `search_space` keys {unknown}. Expected some of "
+            f"{list(SEARCH_SPACE_NAMES)}."
+        )
+    return search_space
+
+
+def _prepare_data(dataset, objective, seed, batch_size, labelled_size, unlabelled_size):
+    """The unlabelled pool and what the objective scores on.
+
+    Returns a dict with `x_pool`, `held_x`, `image_shape`, `fit_kwargs` (of
+    the trials' `fit`), `label_bytes` (fingerprinted) and `split_text`.
+    """
+    pool, held = _split_data(dataset, seed)
+    if unlabelled_size is not None:
+        pool = _subset(pool, unlabelled_size, seed)
+    held = _subset(held, labelled_size, seed)
+    x_pool = pool.x  # labels of the pretraining pool are never read
+    if len(x_pool) < batch_size:
+        raise ValueError(
+            "Argument `batch_size` must not exceed the number of unlabelled "
+            f"images. Received: batch_size={batch_size} for {len(x_pool)} images"
+        )
+    image_shape = tuple(int(d) for d in x_pool.shape[1:])
+    if tuple(held.x.shape[1:]) != image_shape:
+        raise ValueError(
+            "The held-out images must have the shape of the unlabelled ones. "
+            f"Received: {tuple(held.x.shape[1:])} and {image_shape}"
+        )
+    split = {"x_pool": x_pool, "held_x": held.x, "image_shape": image_shape}
+    if objective == "knn_accuracy":
+        if held.y is None:
+            raise ValueError(
+                "The knn_accuracy objective needs labels on the held-out split. "
+                f"Received: dataset={describe(dataset)!r} without labels; use "
+                "objective='effective_rank' for unlabelled data."
+            )
+        bank, query = held.split(test_fraction=0.2, seed=seed, stratify=True)
+        return {
+            **split,
+            "fit_kwargs": {"knn_data": (bank.x, bank.y, query.x, query.y)},
+            "label_bytes": held.y,
+            "split_text": f"{len(bank)} bank / {len(query)} query labelled images",
+        }
+    return {
+        **split,
+        "fit_kwargs": {"rank_images": held.x},  # images only: no labels
+        "label_bytes": None,
+        "split_text": f"{len(held)} held-out unlabelled images",
+    }
+
+
+def _results_header(tuner, dataset, split, settings, project_dir):
+    """The function `write_search_results` calls for `results.md`'s header."""
+    x_pool, split_text = split["x_pool"], split["split_text"]
+    method, objective = settings["method"], settings["objective"]
+    steps, batch_size = settings["steps"], settings["batch_size"]
+
+    def header(num_trials, num_failed):
+        return [
+            f"# Pretraining search: {method}, {tuner}",
+            "",
+            f"- dataset: `{describe(dataset)}` ({len(x_pool)} unlabelled images; "
+            f"objective on {split_text})",
+            f"- trials: {num_trials} ({num_failed} failed), "
+            f"{steps} steps of batch {batch_size} each; objective `{objective}` "
+            "(higher is better)",
+            f"- keras-tuner project: `{project_dir}`",
+            "- `crop_scale_min`: lower bound of the crop's area fraction (smaller "
+            "is stronger); `jitter_strength`: brightness and contrast jitter",
+            "",
+        ]
+
+    return header

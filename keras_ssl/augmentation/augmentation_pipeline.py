@@ -3,7 +3,7 @@
 import keras
 
 from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_images
+from keras_ssl.checks import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -22,6 +22,7 @@ class AugmentationPipeline(ImageAugmentation):
 
     Example:
 
+    >>> from keras_ssl.augmentation import RandomHorizontalFlip, RandomResizedCrop
     >>> augment = AugmentationPipeline(
     ...     [RandomResizedCrop(28, 28, seed=1), RandomHorizontalFlip(seed=2)]
     ... )
@@ -55,7 +56,7 @@ class AugmentationPipeline(ImageAugmentation):
         self.built = True
 
     def call(self, images, training=True):
-        check_images(images)
+        check_images("images", images)
         for layer in self.pipeline:
             images = layer(images, training=training)
         return images

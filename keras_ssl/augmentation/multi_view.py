@@ -3,7 +3,7 @@
 import keras
 
 from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_images
+from keras_ssl.checks import check_images
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -23,8 +23,11 @@ class MultiView(ImageAugmentation):
 
     Example:
 
+    >>> from keras_ssl.augmentation import ViewAugmenter
     >>> views = MultiView(ViewAugmenter((28, 28), seed=0))
     >>> view_1, view_2 = views(keras.random.uniform((4, 28, 28, 1)))
+    >>> view_1.shape
+    TensorShape([4, 28, 28, 1])
 
     Reference:
         [Chen et al., 2020](https://arxiv.org/abs/2002.05709);
@@ -86,7 +89,7 @@ class MultiView(ImageAugmentation):
         self.built = True
 
     def call(self, images, training=True):
-        check_images(images)
+        check_images("images", images)
         return [layer(images, training=training) for layer in self._views()]
 
     def compute_output_shape(self, input_shape):

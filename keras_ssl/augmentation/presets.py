@@ -116,8 +116,12 @@ def byol_augmenters(image_size, channels=1, seed=None):
 
     Example:
 
+    >>> from keras_ssl.augmentation import MultiView
     >>> view_1_augment, view_2_augment = byol_augmenters((32, 32), 3, seed=0)
     >>> views = MultiView([view_1_augment, view_2_augment])
+    >>> view_1, view_2 = views(keras.random.uniform((2, 32, 32, 3)))
+    >>> view_2.shape
+    TensorShape([2, 32, 32, 3])
 
     Reference:
         [Grill et al., 2020](https://arxiv.org/abs/2006.07733)

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomColorJitter(ImageAugmentation):
+class RandomColorJitter(RandomImageAugmentation):
     """Randomly shifts brightness and scales contrast of each image.
 
     Images are expected in `[0, 1]`. With probability `probability`, an image
@@ -35,23 +35,15 @@ class RandomColorJitter(ImageAugmentation):
     """
 
     def __init__(self, brightness=0.4, contrast=0.4, probability=0.8, seed=None, **kw):
-        super().__init__(**kw)
+        super().__init__(probability, seed=seed, **kw)
         self.brightness = check_fraction("brightness", brightness)
         self.contrast = check_fraction("contrast", contrast)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True):
-        check_images(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training:
-            return images
+    def augment(self, images):
         batch = ops.shape(images)[0]
         shape = (batch, 1, 1, 1)
         apply = ops.cast(
-            keras.random.uniform(shape, seed=self.seed_generator) < self.probability,
-            images.dtype,
+            self.uniform_per_image(images) < self.probability, images.dtype
         )
         delta = keras.random.uniform(
             shape, -self.brightness, self.brightness, seed=self.seed_generator
@@ -64,15 +56,10 @@ class RandomColorJitter(ImageAugmentation):
         out = apply * jittered + (1.0 - apply) * images
         return ops.clip(out, 0.0, 1.0)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(
             brightness=self.brightness,
             contrast=self.contrast,
-            probability=self.probability,
-            seed=self.seed,
         )
         return config

@@ -3,13 +3,8 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import (
-    check_fraction,
-    check_images,
-    check_odd_int,
-    check_range,
-)
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.augmentation.validation import check_odd_int, check_range
 
 
 def _reflect(index, length):
@@ -21,7 +16,7 @@ def _reflect(index, length):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomGaussianBlur(ImageAugmentation):
+class RandomGaussianBlur(RandomImageAugmentation):
     """Blurs each image with a Gaussian of random width, with probability.
 
     With probability `probability`, an image is convolved with a separable
@@ -53,20 +48,13 @@ class RandomGaussianBlur(ImageAugmentation):
     def __init__(
         self, kernel_size=3, sigma=(0.1, 2.0), probability=0.5, seed=None, **kw
     ):
-        super().__init__(**kw)
+        super().__init__(probability, seed=seed, **kw)
         self.kernel_size = check_odd_int("kernel_size", kernel_size)
         self.sigma = check_range("sigma", sigma, 1e-3, 100.0)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True):
-        check_images(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training:
-            return images
+    def augment(self, images):
         batch = ops.shape(images)[0]
-        apply = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
+        apply = self.uniform_per_image(images)
         sigma = keras.random.uniform((batch, 1), *self.sigma, seed=self.seed_generator)
         blurred = ops.clip(self._blur(images, sigma), 0.0, 1.0)
         return ops.where(apply < self.probability, blurred, images)
@@ -95,15 +83,10 @@ class RandomGaussianBlur(ImageAugmentation):
             out = term if out is None else out + term
         return out
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(
             kernel_size=self.kernel_size,
             sigma=self.sigma,
-            probability=self.probability,
-            seed=self.seed,
         )
         return config

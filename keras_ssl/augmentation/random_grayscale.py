@@ -3,19 +3,15 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import (
-    check_channels,
-    check_fraction,
-    check_images,
-)
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.augmentation.validation import check_channels
 
 # ITU-R BT.601 luma weights, as `tf.image.rgb_to_grayscale` uses them.
 LUMA_WEIGHTS = (0.2989, 0.5870, 0.1140)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomGrayscale(ImageAugmentation):
+class RandomGrayscale(RandomImageAugmentation):
     """Turns each RGB image greyscale with probability `probability`.
 
     A converted image holds its luminance `0.2989 R + 0.5870 G + 0.1140 B`
@@ -38,29 +34,17 @@ class RandomGrayscale(ImageAugmentation):
     """
 
     def __init__(self, probability=0.2, seed=None, **kw):
-        super().__init__(**kw)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        super().__init__(probability, seed=seed, **kw)
 
-    def call(self, images, training=True):
-        check_images(images)
-        channels = check_channels(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training or channels == 1:
+    def check_input(self, images):
+        super().check_input(images)
+        check_channels(images)
+
+    def augment(self, images):
+        if images.shape[-1] == 1:
             return images
-        apply = keras.random.uniform(
-            (ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator
-        )
+        apply = self.uniform_per_image(images)
         weights = ops.convert_to_tensor(LUMA_WEIGHTS, dtype=images.dtype)
         luma = ops.sum(images * weights, axis=-1, keepdims=True)
         grey = ops.concatenate([luma, luma, luma], axis=-1)
         return ops.where(apply < self.probability, grey, images)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(probability=self.probability, seed=self.seed)
-        return config

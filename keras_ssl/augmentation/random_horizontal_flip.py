@@ -3,12 +3,11 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomHorizontalFlip(ImageAugmentation):
+class RandomHorizontalFlip(RandomImageAugmentation):
     """Flips each image left-right with probability `probability`.
 
     Args:
@@ -23,25 +22,12 @@ class RandomHorizontalFlip(ImageAugmentation):
     """
 
     def __init__(self, probability=0.5, seed=None, **kw):
-        super().__init__(**kw)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        super().__init__(probability, seed=seed, **kw)
 
-    def call(self, images, training=True):
-        check_images(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training:
-            return images
-        flip = keras.random.uniform(
-            (ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator
-        )
+    def augment(self, images):
+        flip = self.uniform_per_image(images)
         return ops.where(flip < self.probability, ops.flip(images, axis=2), images)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(probability=self.probability, seed=self.seed)
         return config

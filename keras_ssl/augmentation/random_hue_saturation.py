@@ -6,12 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import (
-    check_channels,
-    check_fraction,
-    check_images,
-)
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.augmentation.validation import check_channels
+from keras_ssl.checks import check_fraction
 
 # RGB -> YIQ (NTSC). Y is the luma; I and Q span the chroma plane.
 RGB_TO_YIQ = np.array(
@@ -26,7 +23,7 @@ YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomHueSaturation(ImageAugmentation):
+class RandomHueSaturation(RandomImageAugmentation):
     """Randomly shifts the hue and scales the saturation of RGB images.
 
     Images are expected in `[0, 1]`. With probability `probability`, an
@@ -55,21 +52,19 @@ class RandomHueSaturation(ImageAugmentation):
     """
 
     def __init__(self, hue=0.1, saturation=0.4, probability=0.8, seed=None, **kw):
-        super().__init__(**kw)
+        super().__init__(probability, seed=seed, **kw)
         self.hue = check_fraction("hue", hue, 0.0, 0.5)
         self.saturation = check_fraction("saturation", saturation)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True):
-        check_images(images)
-        channels = check_channels(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training or channels == 1:
+    def check_input(self, images):
+        super().check_input(images)
+        check_channels(images)
+
+    def augment(self, images):
+        if images.shape[-1] == 1:
             return images
         batch = ops.shape(images)[0]
-        apply = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
+        apply = self.uniform_per_image(images)
         shift = keras.random.uniform(
             (batch,), -self.hue, self.hue, seed=self.seed_generator
         )
@@ -100,15 +95,10 @@ class RandomHueSaturation(ImageAugmentation):
         to_rgb = ops.convert_to_tensor(YIQ_TO_RGB, dtype="float32")
         return ops.einsum("ij,bjk,kl->bil", to_rgb, chroma, to_yiq)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
         config.update(
             hue=self.hue,
             saturation=self.saturation,
-            probability=self.probability,
-            seed=self.seed,
         )
         return config

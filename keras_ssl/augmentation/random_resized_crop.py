@@ -6,7 +6,8 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_images, check_range
+from keras_ssl.augmentation.validation import check_range
+from keras_ssl.checks import check_images, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -42,19 +43,15 @@ class RandomResizedCrop(ImageAugmentation):
         self, height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), seed=None, **kw
     ):
         super().__init__(**kw)
-        for arg, v in (("height", height), ("width", width)):
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(
-                    f"Argument `{arg}` must be a positive int. Received: {arg}={v!r}"
-                )
-        self.height, self.width = height, width
+        self.height = check_positive_int("height", height)
+        self.width = check_positive_int("width", width)
         self.scale = check_range("scale", scale, 1e-6, 1.0)
         self.ratio = check_range("ratio", ratio, 1e-3, 1e3)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=True):
-        check_images(images)
+        check_images("images", images)
         images = ops.cast(images, self.compute_dtype)
         batch = ops.shape(images)[0]
         if not training:

@@ -5,12 +5,12 @@ import math
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomRotation(ImageAugmentation):
+class RandomRotation(RandomImageAugmentation):
     """Rotates each image about its centre by a random angle.
 
     With probability `probability`, an image is rotated by an angle drawn
@@ -39,17 +39,10 @@ class RandomRotation(ImageAugmentation):
     """
 
     def __init__(self, max_degrees=15, probability=1.0, seed=None, **kw):
-        super().__init__(**kw)
+        super().__init__(probability, seed=seed, **kw)
         self.max_degrees = check_fraction("max_degrees", max_degrees, 0.0, 180.0)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True):
-        check_images(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training:
-            return images
+    def augment(self, images):
         batch = ops.shape(images)[0]
         limit = math.radians(self.max_degrees)
         angle = keras.random.uniform((batch,), -limit, limit, seed=self.seed_generator)
@@ -95,12 +88,7 @@ class RandomRotation(ImageAugmentation):
                 out = term if out is None else out + term
         return ops.reshape(out, (batch, height, width, channels))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            max_degrees=self.max_degrees, probability=self.probability, seed=self.seed
-        )
+        config.update(max_degrees=self.max_degrees)
         return config

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
-from keras_ssl.augmentation.image_augmentation import ImageAugmentation
-from keras_ssl.augmentation.validation import check_fraction, check_images
+from keras_ssl.augmentation.image_augmentation import RandomImageAugmentation
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class RandomSolarize(ImageAugmentation):
+class RandomSolarize(RandomImageAugmentation):
     """Inverts the bright pixels of each image with probability `probability`.
 
     Images are expected in `[0, 1]`. A solarized image maps every pixel
@@ -31,29 +31,15 @@ class RandomSolarize(ImageAugmentation):
     """
 
     def __init__(self, threshold=0.5, probability=0.2, seed=None, **kw):
-        super().__init__(**kw)
+        super().__init__(probability, seed=seed, **kw)
         self.threshold = check_fraction("threshold", threshold)
-        self.probability = check_fraction("probability", probability)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, images, training=True):
-        check_images(images)
-        images = ops.cast(images, self.compute_dtype)
-        if not training:
-            return images
-        apply = keras.random.uniform(
-            (ops.shape(images)[0], 1, 1, 1), seed=self.seed_generator
-        )
+    def augment(self, images):
+        apply = self.uniform_per_image(images)
         invert = ops.logical_and(apply < self.probability, images >= self.threshold)
         return ops.where(invert, 1.0 - images, images)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            threshold=self.threshold, probability=self.probability, seed=self.seed
-        )
+        config.update(threshold=self.threshold)
         return config

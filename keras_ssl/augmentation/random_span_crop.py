@@ -9,7 +9,7 @@ from keras_ssl.augmentation._token_ops import (
     is_special,
     pack_left,
 )
-from keras_ssl.augmentation.validation import check_fraction
+from keras_ssl.checks import check_fraction
 
 # Slack for float round-off in `ceil(min_fraction * n)` / `floor(max * n)`.
 _EPSILON = 1e-4

@@ -9,7 +9,7 @@ from keras_ssl.augmentation._token_ops import (
     is_special,
     pack_left,
 )
-from keras_ssl.augmentation.validation import check_fraction
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

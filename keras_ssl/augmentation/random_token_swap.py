@@ -11,7 +11,7 @@ from keras_ssl.augmentation._token_ops import (
     check_token_ids,
     is_special,
 )
-from keras_ssl.augmentation.validation import check_fraction
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

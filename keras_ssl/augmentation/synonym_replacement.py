@@ -5,7 +5,7 @@ import types
 import keras
 import tensorflow as tf
 
-from keras_ssl.augmentation.validation import check_fraction
+from keras_ssl.checks import check_fraction
 
 # ASCII punctuation around a word ("(dog)," -> "(", "dog", "),") is kept
 # aside while matching and put back around the replacement.

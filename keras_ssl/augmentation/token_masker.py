@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation._token_ops import top_k_by_rank
-from keras_ssl.augmentation.validation import check_fraction
+from keras_ssl.checks import check_fraction
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

@@ -1,4 +1,5 @@
-"""Argument checks shared by the augmentation layers."""
+"""Argument checks of the augmentation layers (the general ones are in
+`keras_ssl.checks`)."""
 
 
 def check_range(name, value, low, high, allow_equal=True):
@@ -16,26 +17,6 @@ def check_range(name, value, low, high, allow_equal=True):
             f"{low} <= min <= max <= {high}. Received: {name}={value!r}"
         )
     return (float(value[0]), float(value[1]))
-
-
-def check_fraction(name, value, low=0.0, high=1.0):
-    """Checks that `value` is a number in `[low, high]`."""
-    if not isinstance(value, int | float) or not low <= value <= high:
-        raise ValueError(
-            f"Argument `{name}` must be a number in [{low}, {high}]. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def check_images(images, name="images"):
-    """Checks that a batch of images is a rank-4 tensor."""
-    if len(images.shape) != 4:
-        raise ValueError(
-            f"Expected `{name}` to be a batch of images of shape "
-            f"(batch, height, width, channels). Received: {name}.shape="
-            f"{tuple(images.shape)}"
-        )
 
 
 def check_channels(images, allowed=(1, 3), name="images"):

@@ -7,7 +7,8 @@ from keras_ssl.augmentation.image_augmentation import ImageAugmentation
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
 from keras_ssl.augmentation.random_horizontal_flip import RandomHorizontalFlip
 from keras_ssl.augmentation.random_resized_crop import RandomResizedCrop
-from keras_ssl.augmentation.validation import check_image_size, check_images
+from keras_ssl.augmentation.validation import check_image_size
+from keras_ssl.checks import check_images
 
 
 def _subseed(seed, k):
@@ -71,7 +72,7 @@ class ViewAugmenter(ImageAugmentation):
         self.built = True  # the sub-layers hold no weights
 
     def call(self, images, training=True):
-        check_images(images)
+        check_images("images", images)
         images = ops.cast(images, self.compute_dtype)
         if not training:
             return self.crop(images, training=False)

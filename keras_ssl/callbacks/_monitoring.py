@@ -2,79 +2,38 @@
 inputs, image grids, random-state handling and the summary-writer base)."""
 
 import contextlib
-import numbers
-import os
+import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.checks import (  # check_seed, is_int: used by the callbacks as m.*
+    check_images,
+    check_labels,
+    check_path,
+    check_positive_int,
+    check_seed,  # noqa: F401
+    is_int,  # noqa: F401
+)
 from keras_ssl.evaluation.embed import embed
 from keras_ssl.models.text_inputs import TextSSLModel, is_string
-from keras_ssl.tokenizers import check_texts as _check_texts
+from keras_ssl.tokenizers import check_texts
 
 #: Mid-grey separating the cells of an image grid (and hiding MAE patches).
 GRID_PAD_VALUE = 0.5
 
 
-def is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+#: `check_log_dir(log_dir, allow_none=False)`: a non-empty path.
+check_log_dir = functools.partial(check_path, "log_dir")
+#: `check_every(every, allow_none=False)`: summaries every `every` epochs.
+check_every = functools.partial(check_positive_int, "every")
 
 
-def check_positive_int(name, value):
-    if not is_int(value) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def check_every(every, allow_none=False):
-    if allow_none and every is None:
-        return None
-    if not is_int(every) or every < 1:
-        extra = " or None" if allow_none else ""
-        raise ValueError(
-            f"Argument `every` must be a positive int (write every `every` "
-            f"epochs){extra}. Received: every={every!r}"
-        )
-    return int(every)
-
-
-def check_log_dir(log_dir, allow_none=False):
-    if allow_none and log_dir is None:
-        return None
-    if not isinstance(log_dir, str | os.PathLike) or not os.fspath(log_dir):
-        extra = " or None" if allow_none else ""
-        raise ValueError(
-            f"Argument `log_dir` must be a non-empty path{extra}. "
-            f"Received: log_dir={log_dir!r}"
-        )
-    return os.fspath(log_dir)
-
-
-def check_seed(seed):
-    if not is_int(seed) or seed < 0:
-        raise ValueError(
-            f"Argument `seed` must be an int >= 0. Received: seed={seed!r}"
-        )
-    return int(seed)
-
-
-def check_images(images, name="images"):
+def image_array(images, name="images"):
     """Returns `images` as a 4-D NumPy array (uint8, or float in [0, 1])."""
-    array = np.asarray(images) if not isinstance(images, str) else None
-    if array is None or array.ndim != 4 or not len(array):
-        shape = None if array is None else array.shape
-        raise ValueError(
-            f"Argument `{name}` must be a non-empty batch of images of shape "
-            f"(n, height, width, channels). Received: {name} with shape={shape}"
-        )
-    if array.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            f"Argument `{name}` must have 1, 3 or 4 channels (last axis). "
-            f"Received: {name}.shape={array.shape}"
-        )
+    array = None if isinstance(images, str) else np.asarray(images)
+    check_images(name, array, channels=(1, 3, 4), non_empty=True)
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise ValueError(
             f"Argument `{name}` must be uint8 in [0, 255] or float in [0, 1]. "
@@ -83,25 +42,14 @@ def check_images(images, name="images"):
     return array
 
 
-def check_texts(texts, name="texts"):
+def text_list(texts, name="texts"):
     """Returns `texts` as a Python list of `str` (non-empty)."""
-    return [str(t) for t in _check_texts(texts, name, empty="keep")]
+    return [str(t) for t in check_texts(texts, name, empty="keep")]
 
 
-def check_labels(labels, num_examples, name="labels"):
+def label_array(labels, num_examples, name="labels"):
     """Returns `labels` as a 1-D int64 array of `num_examples` class ids."""
-    array = np.asarray(labels)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(
-            f"Argument `{name}` must be a 1-D array of integer class ids. "
-            f"Received: {name} with shape={array.shape} and dtype={array.dtype}"
-        )
-    if len(array) != num_examples:
-        raise ValueError(
-            f"Argument `{name}` must hold one label per example. Received: "
-            f"{len(array)} labels for {num_examples} examples"
-        )
-    return array.astype("int64")
+    return check_labels(name, labels, num_examples).astype("int64")
 
 
 def check_inputs(x, name):
@@ -112,10 +60,10 @@ def check_inputs(x, name):
             f"Received: {name}={x[:40]!r}"
         )
     if isinstance(x, list | tuple) or is_string(x):
-        return np.asarray(check_texts(x, name), dtype=object)
+        return np.asarray(text_list(x, name), dtype=object)
     array = np.asarray(x)
     if array.ndim == 4:
-        return check_images(array, name)
+        return image_array(array, name)
     if array.ndim == 2 and np.issubdtype(array.dtype, np.integer) and len(array):
         return array
     raise ValueError(

@@ -47,8 +47,8 @@ class AugmentedViewImages(m.EpochSummaryCallback):
 
     Example:
 
-    >>> model.fit(images, epochs=3, callbacks=[
-    ...     AugmentedViewImages(images[:8], "logs/monitor")])  # doctest: +SKIP
+    >>> model.fit(images, epochs=3, callbacks=[  # doctest: +SKIP
+    ...     AugmentedViewImages(images[:8], "logs/monitor")])
     """
 
     def __init__(
@@ -63,7 +63,7 @@ class AugmentedViewImages(m.EpochSummaryCallback):
     ):
         super().__init__(log_dir, every)
         max_images = m.check_positive_int("max_images", max_images)
-        self.images = m.check_images(images)[:max_images]
+        self.images = m.image_array(images)[:max_images]
         self.num_views = m.check_positive_int("num_views", num_views)
         self.seed = m.check_seed(seed)
         self.tag = str(tag)

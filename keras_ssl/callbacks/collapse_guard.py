@@ -125,7 +125,10 @@ class CollapseGuard(keras.callbacks.Callback):
 
     Example:
 
-    >>> model = SimSiam(encoder, collapse_metrics=True)
+    >>> from keras_ssl.encoders import conv_encoder
+    >>> from keras_ssl.models import SimSiam
+    >>> model = SimSiam(conv_encoder((28, 28, 1), widths=(8, 16)),
+    ...                 collapse_metrics=True)
     >>> guard = CollapseGuard(min_embedding_std=0.01, patience=20,
     ...                       mode="stop")
     >>> model.fit(images, epochs=10, callbacks=[guard])  # doctest: +SKIP

@@ -61,9 +61,9 @@ class EmbeddingProjector(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(images, epochs=3, callbacks=[EmbeddingProjector(
+    >>> model.fit(images, epochs=3, callbacks=[EmbeddingProjector(  # doctest: +SKIP
     ...     x_test[:1000], y_test[:1000], "logs/projector",
-    ...     label_names=data.label_names)])  # doctest: +SKIP
+    ...     label_names=data.label_names)])
     """
 
     def __init__(
@@ -72,7 +72,7 @@ class EmbeddingProjector(keras.callbacks.Callback):
         super().__init__()
         self.x = m.check_inputs(x, "x")
         self.labels = (
-            None if labels is None else m.check_labels(labels, len(self.x), "labels")
+            None if labels is None else m.label_array(labels, len(self.x), "labels")
         )
         if label_names is not None:
             if isinstance(label_names, str) or not all(

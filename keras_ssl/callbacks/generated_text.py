@@ -31,9 +31,8 @@ class GeneratedText(m.EpochSummaryCallback):
 
     Example:
 
-    >>> model.fit(token_ids, epochs=3, callbacks=[
-    ...     GeneratedText(["a small", "the act of"], "logs/monitor")]
-    ... )  # doctest: +SKIP
+    >>> model.fit(token_ids, epochs=3, callbacks=[  # doctest: +SKIP
+    ...     GeneratedText(["a small", "the act of"], "logs/monitor")])
     """
 
     def __init__(
@@ -47,7 +46,7 @@ class GeneratedText(m.EpochSummaryCallback):
         tag="generated_text",
     ):
         super().__init__(log_dir, every)
-        self.prompts = m.check_texts(prompts, "prompts")
+        self.prompts = m.text_list(prompts, "prompts")
         if max_length is not None and (not m.is_int(max_length) or max_length < 2):
             raise ValueError(
                 "Argument `max_length` must be None or an int >= 2. "

@@ -43,9 +43,12 @@ class KNNMonitor(keras.callbacks.Callback):
 
     Example:
 
+    >>> rng = np.random.default_rng(0)
+    >>> x_bank, y_bank = rng.random((40, 28, 28, 1)), rng.integers(0, 4, 40)
+    >>> x_query, y_query = rng.random((8, 28, 28, 1)), rng.integers(0, 4, 8)
     >>> monitor = KNNMonitor(x_bank, y_bank, x_query, y_query, k=20)
-    >>> model.fit(images, epochs=5, callbacks=[
-    ...     monitor, keras.callbacks.TensorBoard("logs")])  # doctest: +SKIP
+    >>> history = model.fit(images, epochs=5, callbacks=[  # doctest: +SKIP
+    ...     monitor, keras.callbacks.TensorBoard("logs")])
     >>> history.history["knn_accuracy"]  # doctest: +SKIP
 
     Reference:
@@ -67,8 +70,8 @@ class KNNMonitor(keras.callbacks.Callback):
         super().__init__()
         self.x_train = m.check_inputs(x_train, "x_train")
         self.x_test = m.check_inputs(x_test, "x_test")
-        self.y_train = m.check_labels(y_train, len(self.x_train), "y_train")
-        self.y_test = m.check_labels(y_test, len(self.x_test), "y_test")
+        self.y_train = m.label_array(y_train, len(self.x_train), "y_train")
+        self.y_test = m.label_array(y_test, len(self.x_test), "y_test")
         if (self.x_train.dtype == object) != (self.x_test.dtype == object):
             raise ValueError(
                 "Arguments `x_train` and `x_test` must be the same kind of input "

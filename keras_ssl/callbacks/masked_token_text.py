@@ -40,8 +40,8 @@ class MaskedTokenText(m.EpochSummaryCallback):
 
     Example:
 
-    >>> model.fit(token_ids, epochs=3, callbacks=[
-    ...     MaskedTokenText(texts[:8], "logs/monitor")])  # doctest: +SKIP
+    >>> model.fit(token_ids, epochs=3, callbacks=[  # doctest: +SKIP
+    ...     MaskedTokenText(texts[:8], "logs/monitor")])
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class MaskedTokenText(m.EpochSummaryCallback):
     ):
         super().__init__(log_dir, every)
         max_texts = m.check_positive_int("max_texts", max_texts)
-        self.texts = m.check_texts(texts)[:max_texts]
+        self.texts = m.text_list(texts)[:max_texts]
         self.seed = m.check_seed(seed)
         self.tag = str(tag)
         self._query = None

@@ -14,16 +14,69 @@ from keras_ssl.callbacks.generated_text import GeneratedText
 from keras_ssl.callbacks.knn_monitor import KNNMonitor
 from keras_ssl.callbacks.masked_token_text import MaskedTokenText
 from keras_ssl.callbacks.reconstruction_images import ReconstructionImages
-from keras_ssl.models.autoencoder import Autoencoder
-from keras_ssl.models.causal_language_model import CausalLanguageModel
-from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
-from keras_ssl.models.masked_language_model import MaskedLanguageModel
-from keras_ssl.models.replaced_token_detection import ReplacedTokenDetection
+from keras_ssl.checks import check_choice
 from keras_ssl.models.ssl_model import SSLModel
 
 #: Sub-folders of `log_dir` (TensorBoard runs) the callbacks write to.
 MONITOR_RUN = "monitor"
 PROJECTOR_RUN = "projector"
+
+
+def _views(x, monitor_dir, *, max_images, every, seed, **_):
+    return AugmentedViewImages(
+        x, monitor_dir, max_images=max_images, every=every, seed=seed
+    )
+
+
+def _reconstructions(x, monitor_dir, *, max_images, every, seed, **_):
+    return ReconstructionImages(
+        x, monitor_dir, max_images=max_images, every=every, seed=seed
+    )
+
+
+def _masked_tokens(x, monitor_dir, *, max_texts, every, seed, **_):
+    return MaskedTokenText(
+        x[:max_texts], monitor_dir, max_texts=max_texts, every=every, seed=seed
+    )
+
+
+def _generated_text(x, monitor_dir, *, max_texts, prompt_words, every, seed, **_):
+    prompts = _prompts(m.text_list(x[:max_texts], "sample[0]"), prompt_words)
+    return GeneratedText(prompts, monitor_dir, every=every, seed=seed)
+
+
+#: The image / text panels: name -> function `(x, monitor_dir, *,
+#: max_images, max_texts, prompt_words, every, seed)` building the callback.
+PANELS = {
+    "views": _views,
+    "reconstructions": _reconstructions,
+    "masked_tokens": _masked_tokens,
+    "generated_text": _generated_text,
+}
+
+
+def _auto_panel(model):
+    """The panel that fits `model`, from what it can do."""
+    if image_augmenter(model) is not None:  # augmented image views
+        return "views"
+    if callable(getattr(model, "reconstruct", None)) or callable(
+        getattr(model, "encode_visible", None)
+    ):  # an image decoder
+        return "reconstructions"
+    if hasattr(model, "masker") and hasattr(model, "mlm_head"):  # masked tokens
+        return "masked_tokens"
+    if callable(getattr(model, "generate", None)):  # a text generator
+        return "generated_text"
+    return None
+
+
+def _panel_builder(panel, model):
+    if panel == "auto":
+        panel = _auto_panel(model)
+    if panel is None or callable(panel):
+        return panel
+    check_choice("panel", panel, ["auto", *PANELS])
+    return PANELS[panel]
 
 
 def _split_labelled(labelled, query_fraction, seed):
@@ -42,7 +95,7 @@ def _split_labelled(labelled, query_fraction, seed):
     if len(labelled) == 4:
         return tuple(labelled)
     x = m.check_inputs(labelled[0], "labelled[0]")
-    y = m.check_labels(labelled[1], len(x), "labelled[1]")
+    y = m.label_array(labelled[1], len(x), "labelled[1]")
     if len(x) < 2:
         raise ValueError(
             "Argument `labelled` must hold at least 2 examples (a bank and a "
@@ -63,6 +116,7 @@ def monitoring_callbacks(
     model,
     log_dir,
     *,
+    panel="auto",
     labelled=None,
     sample=None,
     label_names=None,
@@ -86,18 +140,26 @@ def monitoring_callbacks(
     Rules, in the order of the returned list:
 
     1. `labelled` given: `KNNMonitor` (any model), every `every` epochs.
-    2. `sample` given, image or text panels written to `log_dir/monitor`
-       every `every` epochs, from the first `max_images` images or
-       `max_texts` texts of the sample:
-       - an image model with an augmenter (SimCLR, MoCo, BYOL, SimSiam,
-         BarlowTwins, VICReg, TripletModel, DeepCluster):
-         `AugmentedViewImages`;
-       - `Autoencoder` / `MaskedAutoencoder`: `ReconstructionImages`;
-       - `MaskedLanguageModel` (with or without NSP) /
-         `ReplacedTokenDetection`: `MaskedTokenText`;
-       - `CausalLanguageModel`: `GeneratedText` continuing the first
-         `prompt_words` words of each text;
-       - other models (RotationPrediction, SimCSE): none.
+    2. `sample` given, the image or text `panel` written to
+       `log_dir/monitor` every `every` epochs, from the first `max_images`
+       images or `max_texts` texts of the sample:
+       - `"views"`: `AugmentedViewImages` (an image model with an
+         augmenter: SimCLR, MoCo, BYOL, SimSiam, BarlowTwins, VICReg,
+         TripletModel, DeepCluster);
+       - `"reconstructions"`: `ReconstructionImages` (`Autoencoder`,
+         `MaskedAutoencoder`);
+       - `"masked_tokens"`: `MaskedTokenText` (`MaskedLanguageModel` with
+         or without NSP, `ReplacedTokenDetection`);
+       - `"generated_text"`: `GeneratedText` continuing the first
+         `prompt_words` words of each text (`CausalLanguageModel`);
+       - `None`: no panel (e.g. RotationPrediction, SimCSE).
+
+       `panel="auto"` picks by what the model can do, in that order: an
+       image augmenter (views), a `reconstruct` or `encode_visible` method
+       (reconstructions), a token masker and MLM head (masked tokens), a
+       `generate` method (generated text), else none. The pretraining
+       workflow passes the panel its method's recipe names
+       (`keras_ssl.recipes`).
     3. `sample` given: `EmbeddingProjector` of the whole sample (any model)
        to `log_dir/projector`, at the end of training (and every
        `projector_every` epochs when set).
@@ -109,6 +171,10 @@ def monitoring_callbacks(
         model: the `SSLModel` being trained.
         log_dir: the TensorBoard log folder of the run (the one given to
             `keras.callbacks.TensorBoard`).
+        panel: `"auto"`, one of `PANELS` (`"views"`, `"reconstructions"`,
+            `"masked_tokens"`, `"generated_text"`), `None` (no panel) or a
+            function `(x, monitor_dir, **options) -> callback` (options:
+            `max_images`, `max_texts`, `prompt_words`, `every`, `seed`).
         labelled: `None`, `(x, y)` (split at random with `seed` into a kNN
             bank and `knn_query_fraction` of queries) or
             `(x_train, y_train, x_test, y_test)`; images or raw texts with
@@ -132,7 +198,7 @@ def monitoring_callbacks(
 
     Example:
 
-    >>> callbacks = monitoring_callbacks(
+    >>> callbacks = monitoring_callbacks(  # doctest: +SKIP
     ...     model, "runs/simclr/logs",
     ...     labelled=(x[:2500], y[:2500]), sample=(x_held[:500], y_held[:500]))
     >>> model.fit(data, epochs=5, callbacks=[
@@ -159,6 +225,7 @@ def monitoring_callbacks(
         )
     m.check_positive_int("prompt_words", prompt_words)
     seed = m.check_seed(seed)
+    build_panel = _panel_builder(panel, model)
     callbacks = []
     if labelled is not None:
         x_train, y_train, x_test, y_test = _split_labelled(
@@ -177,27 +244,15 @@ def monitoring_callbacks(
     x, labels = sample
     x = m.check_inputs(x, "sample[0]")
     monitor_dir = os.path.join(log_dir, MONITOR_RUN)
-    if image_augmenter(model) is not None:
-        callbacks.append(
-            AugmentedViewImages(
-                x, monitor_dir, max_images=max_images, every=every, seed=seed
-            )
-        )
-    elif isinstance(model, Autoencoder | MaskedAutoencoder):
-        callbacks.append(
-            ReconstructionImages(
-                x, monitor_dir, max_images=max_images, every=every, seed=seed
-            )
-        )
-    elif isinstance(model, MaskedLanguageModel | ReplacedTokenDetection):
-        callbacks.append(
-            MaskedTokenText(
-                x[:max_texts], monitor_dir, max_texts=max_texts, every=every, seed=seed
-            )
-        )
-    elif isinstance(model, CausalLanguageModel):
-        prompts = _prompts(m.check_texts(x[:max_texts], "sample[0]"), prompt_words)
-        callbacks.append(GeneratedText(prompts, monitor_dir, every=every, seed=seed))
+    if build_panel is not None:
+        options = {
+            "max_images": max_images,
+            "max_texts": max_texts,
+            "prompt_words": prompt_words,
+            "every": every,
+            "seed": seed,
+        }
+        callbacks.append(build_panel(x, monitor_dir, **options))
     callbacks.append(
         EmbeddingProjector(
             x,

@@ -118,6 +118,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     Example:
 
+    >>> run_dir = os.path.join("runs", "simclr-20250101-120000")
     >>> guard = NonFiniteGuard(checkpoint=os.path.join(run_dir, "checkpoint"))
     >>> model.fit(data, epochs=10, callbacks=[guard])  # doctest: +SKIP
     """

@@ -42,9 +42,10 @@ class ReconstructionImages(m.EpochSummaryCallback):
 
     Example:
 
+    >>> from keras_ssl.models import MaskedAutoencoder
     >>> model = MaskedAutoencoder(encoder_dim=32, patch_size=4)
-    >>> model.fit(images, epochs=3, callbacks=[
-    ...     ReconstructionImages(images[:8], "logs/monitor")])  # doctest: +SKIP
+    >>> model.fit(images, epochs=3, callbacks=[  # doctest: +SKIP
+    ...     ReconstructionImages(images[:8], "logs/monitor")])
     """
 
     def __init__(
@@ -52,7 +53,7 @@ class ReconstructionImages(m.EpochSummaryCallback):
     ):
         super().__init__(log_dir, every)
         max_images = m.check_positive_int("max_images", max_images)
-        self.images = m.check_images(images)[:max_images]
+        self.images = m.image_array(images)[:max_images]
         self.seed = m.check_seed(seed)
         self.tag = str(tag)
 

@@ -1,4 +1,8 @@
-"""`RunCheckpoint`: atomic training checkpoints and exact mid-epoch resume."""
+"""`RunCheckpoint`: atomic training checkpoints, restored on resume.
+
+The driver that continues a run exactly (mid-epoch included) is
+`keras_ssl.app.resume.fit_resumable`.
+"""
 
 import json
 import os
@@ -10,7 +14,9 @@ import warnings
 import keras
 import numpy as np
 
-from keras_ssl.callbacks._atomic import atomic_write, remove_temporaries
+from keras_ssl.atomic_io import atomic_write, remove_temporaries
+from keras_ssl.checks import check_bool
+from keras_ssl.compat import set_initial_epoch
 
 _STATE = "state.json"
 _PREFIX = "ckpt-"
@@ -33,19 +39,6 @@ def _diverged(logs):
     return loss is not None and not np.isfinite(loss)
 
 
-class _StopAfterEpoch(keras.callbacks.Callback):
-    """Ends `fit` after its first epoch; notes whether another callback
-    (a time budget) had already asked to stop."""
-
-    def __init__(self):
-        super().__init__()
-        self.stopped_by_other = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.stopped_by_other = bool(self.model.stop_training)
-        self.model.stop_training = True
-
-
 class RunCheckpoint(keras.callbacks.Callback):
     """Checkpoints training every `save_freq` steps and at each epoch end.
 
@@ -54,12 +47,14 @@ class RunCheckpoint(keras.callbacks.Callback):
     included, hence the position of a learning-rate schedule and of EMA
     momentum schedules), every non-trainable variable (EMA target networks,
     MoCo queues, batch-norm statistics), the state of every
-    `keras.random.SeedGenerator` (augmentations, masks, dropout), the
-    metric accumulators of the current epoch, Python's and NumPy's global
-    random states (Keras initializers without a seed draw from Python's,
-    e.g. DeepCluster's head reset), any `extra_variables` (DeepCluster's
-    pseudo-labels), the position (global step, epoch, batch within the
-    epoch) and the per-epoch history.
+    `keras.random.SeedGenerator` (augmentations, masks, dropout,
+    DeepCluster's head re-initialisation), the metric accumulators of the
+    current epoch, any `extra_variables` (DeepCluster's pseudo-labels), the
+    position (global step, epoch, batch within the epoch) and the per-epoch
+    history. It also records Python's and NumPy's global random states, but
+    restores them only when asked (`restore_global_random_state=True`):
+    keras_ssl's own randomness lives in seeded generators, and a callback
+    should not overwrite the caller's global generators.
 
     Every write is atomic: the weights (`ckpt-<step>-<id>.weights.h5`) and
     the other arrays (`ckpt-<step>-<id>.npz`) go to new files, each written
@@ -73,55 +68,35 @@ class RunCheckpoint(keras.callbacks.Callback):
     it saves mid-epoch weights but restores only the epoch number, so a
     resumed run repeats the first batches of the interrupted epoch (with the
     optimizer already past them) and replays the input pipeline from its
-    start; it does not save Keras metric accumulators, global random states
-    or variables outside the model; and it overwrites its one weights file
-    in place (`double_checkpoint` copies, it does not rename), so a kill
-    during the write can leave a truncated file.
+    start; it does not save Keras metric accumulators, random generator
+    states or variables outside the model; and it overwrites its one
+    weights file in place (`double_checkpoint` copies, it does not rename),
+    so a kill during the write can leave a truncated file.
 
-    Exact resume (`RunCheckpoint.fit`): the input is an endless `tf.data`
-    stream of batches, such as `.shuffle(n, seed=s).batch(b).repeat()`,
-    given as a function that builds it (a seeded, reshuffling `tf.data`
-    pipeline gives a different order each time the *same* dataset object
-    is iterated again, but the same order from a freshly built one), and
-    `fit` runs `steps_per_epoch` batches per epoch from that stream. `fit`
-    restores the checkpoint, skips the batches already trained on
-    (`make_dataset().skip(step)`), finishes an interrupted epoch (without
-    `epoch_start_callbacks`, whose epoch-start work is already in the
-    restored state) and runs the remaining epochs. On the same device with
-    deterministic kernels (`tf.config.experimental.enable_op_determinism()`)
-    the final weights equal those of an uninterrupted run bit for bit.
+    Exact resume, mid-epoch included, is the job of a driver that calls
+    `model.fit` with this callback: `keras_ssl.app.resume.fit_resumable`
+    restores the checkpoint, skips the batches already trained on and
+    finishes the interrupted epoch. With a plain
+    `model.fit(data, epochs=10, callbacks=[checkpoint])` the callback
+    restores the last checkpoint when training begins and continues with
+    its epoch, like `BackupAndRestore`: weights, optimizer and random
+    generator states continue exactly, but `fit` restarts the input pipeline
+    and an interrupted epoch from its first batch (a warning says so);
+    prefer `fit_resumable`, or `save_freq="epoch"` and
+    `model.fit(make_dataset().skip(checkpoint.step),
+    initial_epoch=checkpoint.epoch, ...)` after `checkpoint.restore(model)`.
 
-    Example (plain Python; run the same script again after a crash):
+    Example:
 
     ```python
-    keras.utils.set_random_seed(0)
-    model = SimCLR(conv_encoder((28, 28, 1)), seed=0)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule))
-
-    def make_dataset():  # built anew for each `model.fit`
-        return (tf.data.Dataset.from_tensor_slices(images)
-                .shuffle(len(images), seed=0).batch(256, drop_remainder=True)
-                .repeat())
-
-    checkpoint = RunCheckpoint("runs/my-run/checkpoint", save_freq=100)
-    history = checkpoint.fit(model, make_dataset, epochs=10,
-                             steps_per_epoch=200,
-                             callbacks=[keras.callbacks.TensorBoard("logs")])
+    checkpoint = RunCheckpoint("runs/my-run/checkpoint", save_freq="epoch")
+    checkpoint.restore(model)  # False (nothing changed) for a new run
+    model.fit(make_dataset().skip(checkpoint.step),
+              initial_epoch=checkpoint.epoch, epochs=10, steps_per_epoch=200,
+              callbacks=[checkpoint])
     model.save("model.keras")
     checkpoint.delete()  # optional, once the results are saved
     ```
-
-    `checkpoint.fit` is `model.fit` called once (twice after a mid-epoch
-    interruption: the rest of that epoch, then the remaining epochs); extra
-    keyword arguments go to `model.fit`. With a plain
-    `model.fit(data, epochs=10, callbacks=[checkpoint])` the callback also
-    restores the last checkpoint when training begins and continues with
-    its epoch, like `BackupAndRestore`: weights, optimizer and random
-    states continue exactly, but `fit` restarts the input pipeline and an
-    interrupted epoch from its first batch (a warning says so); prefer
-    `checkpoint.fit`, or `save_freq="epoch"` and
-    `model.fit(make_dataset().skip(checkpoint.step),
-    initial_epoch=checkpoint.epoch, ...)` after `checkpoint.restore(model)`.
 
     Args:
         directory: folder of the checkpoint (created when first saved; the
@@ -131,6 +106,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             end; `"epoch"` or `None` to save at epoch ends only.
         extra_variables: variables outside the model to save and restore
             (e.g. `reclustering.labels` of `DeepCluster.make_training_data`).
+        restore_global_random_state: also set Python's `random` and NumPy's
+            global generator to their checkpointed states in `restore`
+            (default `False`: they are left as they are). Only for code
+            outside keras_ssl that draws from those global generators
+            during training and needs them to continue exactly.
 
     Attributes:
         step: training steps completed (global, across resumes).
@@ -141,9 +121,18 @@ class RunCheckpoint(keras.callbacks.Callback):
             or the end of `fit`).
         resumed_from: the `step` of the checkpoint restored, or `None`.
         resumed_from_epoch: its `epoch` (epochs completed), or `None`.
+        partial_logs: the logs of the last epoch when a callback stopped
+            `fit` before its end (the checkpoint stays inside that epoch),
+            else `None`; reset when training begins.
     """
 
-    def __init__(self, directory, save_freq=100, extra_variables=()):
+    def __init__(
+        self,
+        directory,
+        save_freq=100,
+        extra_variables=(),
+        restore_global_random_state=False,
+    ):
         super().__init__()
         if not isinstance(directory, str | os.PathLike) or not os.fspath(directory):
             raise ValueError(
@@ -164,6 +153,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.directory = os.fspath(directory)
         self.save_freq = None if save_freq is None else int(save_freq)
         self.extra_variables = list(extra_variables)
+        self.restore_global_random_state = check_bool(
+            "restore_global_random_state", restore_global_random_state
+        )
         self.step = 0
         self.epoch = 0
         self.batch = 0
@@ -171,14 +163,19 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.seconds = 0.0
         self.resumed_from = None
         self.resumed_from_epoch = None
+        self.partial_logs = None
         self._restored = False
         self._pending_metrics = None
         self._last_keras_batch = -1
-        self._partial_logs = None
         self._session_start = None
         self._seconds_at_start = 0.0
         self._reset_initial_epoch = False
         self._warned_divergence = False
+
+    @property
+    def restored(self):
+        """Whether `restore` has run (by hand, by a driver or at train begin)."""
+        return self._restored
 
     # Files ----------------------------------------------------------------
 
@@ -296,10 +293,12 @@ class RunCheckpoint(keras.callbacks.Callback):
     def restore(self, model=None):
         """Loads the checkpoint into `model` (built and compiled, as before).
 
-        Restores weights, optimizer, random states and extra variables, and
-        sets `step`, `epoch`, `batch` and `history`; the metric accumulators
-        are restored when the interrupted epoch resumes. Returns `False`
-        (and changes nothing) when there is no checkpoint.
+        Restores weights, optimizer, random generator states and extra
+        variables (and Python's and NumPy's global random states when
+        `restore_global_random_state` is set), and sets `step`, `epoch`,
+        `batch` and `history`; the metric accumulators are restored when the
+        interrupted epoch resumes. Returns `False` (and changes nothing)
+        when there is no checkpoint.
         """
         model = model or self.model
         self._restored = True
@@ -346,15 +345,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         # Assigned when the interrupted epoch resumes (after `fit` resets the
         # metrics); a checkpoint at an epoch end starts the next one afresh.
         self._pending_metrics = [arrays[k] for k in metrics] if state["batch"] else None
-        name, *numbers = state["numpy_random"]
-        np.random.set_state(
-            (name, arrays["numpy_random_keys"], int(numbers[0]), int(numbers[1]))
-            + (numbers[2],)
-        )
-        version, gauss = state["python_random"]
-        random.setstate(
-            (version, tuple(int(x) for x in arrays["python_random_internal"]), gauss)
-        )
+        if self.restore_global_random_state:
+            _set_global_random_states(state, arrays)
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch = state["batch"]
         self.history = {k: list(v) for k, v in state["history"].items()}
@@ -368,7 +360,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._session_start = time.monotonic()
         self._seconds_at_start = self.seconds
-        self._partial_logs = None
+        self.partial_logs = None
         if self._restored:
             return
         # A plain `model.fit(..., callbacks=[checkpoint])`: BackupAndRestore
@@ -379,12 +371,13 @@ class RunCheckpoint(keras.callbacks.Callback):
                     f"The checkpoint in {self.directory!r} was taken in the "
                     f"middle of epoch {self.epoch + 1} (after {self.batch} "
                     "steps); `model.fit` restarts that epoch from its first "
-                    "batch. Use `RunCheckpoint.fit` to continue exactly.",
+                    "batch. Use keras_ssl.app.resume.fit_resumable (formerly "
+                    "`RunCheckpoint.fit`) to continue exactly.",
                     stacklevel=2,
                 )
                 self.batch = 0
                 self._pending_metrics = None
-            self.model._initial_epoch = self.epoch
+            set_initial_epoch(self.model, self.epoch)
             self._reset_initial_epoch = True
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -429,7 +422,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         if steps and self._last_keras_batch + 1 < steps:
             # Stopped early (time budget, data ran out): the epoch is not
             # complete, so the checkpoint stays inside it.
-            self._partial_logs = values
+            self.partial_logs = values
         else:
             for key, value in values.items():
                 self.history.setdefault(key, []).append(value)
@@ -454,10 +447,31 @@ class RunCheckpoint(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.seconds = self._seconds_at_start + (time.monotonic() - self._session_start)
         if self._reset_initial_epoch:
-            self.model._initial_epoch = None
+            set_initial_epoch(self.model, None)
             self._reset_initial_epoch = False
 
-    # Exact resume ---------------------------------------------------------
+    # Results ------------------------------------------------------------
+
+    def training_history(self):
+        """The run's `keras.callbacks.History`, across resumes.
+
+        Every completed epoch (those before the restored checkpoint
+        included), plus a final incomplete epoch when a callback stopped
+        training early (`partial_logs`).
+        """
+        history = keras.callbacks.History()
+        history.history = {k: list(v) for k, v in self.history.items()}
+        num = max((len(v) for v in history.history.values()), default=0)
+        history.epoch = list(range(num))
+        if self.partial_logs is not None:
+            for key, value in self.partial_logs.items():
+                history.history.setdefault(key, []).append(value)
+            history.epoch.append(num)
+        if self.model is not None:
+            history.set_model(self.model)
+        return history
+
+    # Deprecated -----------------------------------------------------------
 
     def fit(
         self,
@@ -469,117 +483,42 @@ class RunCheckpoint(keras.callbacks.Callback):
         epoch_start_callbacks=None,
         **kwargs,
     ):
-        """`model.fit` that continues exactly where the checkpoint stopped.
+        """Deprecated: use `keras_ssl.app.resume.fit_resumable`.
 
-        Args:
-            model: the model, built and compiled as in the interrupted run.
-            dataset: a function returning a freshly built `tf.data.Dataset`
-                that yields an endless stream of batches (e.g.
-                `.shuffle(n, seed=s).batch(b).repeat()`), called once per
-                `model.fit`. A `tf.data.Dataset` is accepted too, but after
-                a mid-epoch interruption its second iteration may see
-                another order (a warning says so).
-            epochs: total epochs of the run.
-            steps_per_epoch: steps per epoch.
-            callbacks: other callbacks for `model.fit`.
-            epoch_start_callbacks: callbacks whose `on_epoch_begin` work is
-                part of the checkpointed state (DeepCluster's
-                `Reclustering`, with its labels in `extra_variables`): not
-                run for the rest of an interrupted epoch.
-            **kwargs: passed to `model.fit` (`verbose`, ...).
-
-        Returns:
-            A `keras.callbacks.History` with every epoch of the run (those
-            before the checkpoint included), plus a final incomplete epoch
-            when a callback stopped training early.
+        `checkpoint.fit(model, dataset, ...)` is
+        `fit_resumable(model, checkpoint, dataset, ...)`, with the same
+        arguments and result.
         """
-        import tensorflow as tf
+        warnings.warn(
+            "`RunCheckpoint.fit` is deprecated: the exact-resume driver is "
+            "`keras_ssl.app.resume.fit_resumable(model, checkpoint, dataset, "
+            "epochs, steps_per_epoch, ...)`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # deprecated alias: the driver lives in the application
+        from keras_ssl.app.resume import fit_resumable
 
-        if isinstance(dataset, tf.data.Dataset):
-            make_dataset = None
-        elif callable(dataset):
-            make_dataset = dataset
-        else:
-            raise ValueError(
-                "Argument `dataset` must be a function returning a "
-                "tf.data.Dataset (an endless stream of batches) or a "
-                f"tf.data.Dataset. Received: dataset of type "
-                f"{type(dataset).__name__}"
-            )
+        return fit_resumable(
+            model,
+            self,
+            dataset,
+            epochs,
+            steps_per_epoch,
+            callbacks=callbacks,
+            epoch_start_callbacks=epoch_start_callbacks,
+            **kwargs,
+        )
 
-        def stream():
-            data = dataset if make_dataset is None else make_dataset()
-            if not isinstance(data, tf.data.Dataset):
-                raise ValueError(
-                    "Argument `dataset` must return a tf.data.Dataset. "
-                    f"Received: {type(data).__name__}"
-                )
-            return data.skip(self.step)
 
-        for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"Argument `{name}` must be a positive int. "
-                    f"Received: {name}={value!r}"
-                )
-        for key in ("initial_epoch", "callbacks", "steps_per_epoch"):
-            if key in kwargs:
-                raise ValueError(
-                    f"Argument `{key}` is set by RunCheckpoint.fit. "
-                    f"Received: {key}={kwargs[key]!r}"
-                )
-        if not self._restored:
-            self.restore(model)
-        if self.batch >= steps_per_epoch:
-            raise ValueError(
-                f"The checkpoint in {self.directory!r} is at step {self.batch} "
-                "of an epoch. Received: steps_per_epoch="
-                f"{steps_per_epoch}, which does not match the interrupted run"
-            )
-        kwargs.setdefault("shuffle", False)  # the dataset shuffles
-        callbacks = list(callbacks or [])
-        epoch_start_callbacks = list(epoch_start_callbacks or [])
-        self._partial_logs = None
-        if self.epoch < epochs and self.batch:
-            stopper = _StopAfterEpoch()
-            if make_dataset is None:
-                warnings.warn(
-                    "RunCheckpoint.fit resumes in the middle of an epoch with "
-                    "two `model.fit` calls; a dataset object iterated twice "
-                    "may reshuffle differently than an uninterrupted run. "
-                    "Pass a function that builds the dataset.",
-                    stacklevel=2,
-                )
-            model.fit(
-                stream(),
-                epochs=epochs,
-                initial_epoch=self.epoch,
-                steps_per_epoch=steps_per_epoch - self.batch,
-                callbacks=[*callbacks, self, stopper],
-                **kwargs,
-            )
-            if stopper.stopped_by_other or self._partial_logs is not None:
-                return self._history()
-        if self.epoch < epochs:
-            model.fit(
-                stream(),
-                epochs=epochs,
-                initial_epoch=self.epoch,
-                steps_per_epoch=steps_per_epoch,
-                callbacks=[*epoch_start_callbacks, *callbacks, self],
-                **kwargs,
-            )
-        return self._history()
-
-    def _history(self):
-        history = keras.callbacks.History()
-        history.history = {k: list(v) for k, v in self.history.items()}
-        num = max((len(v) for v in history.history.values()), default=0)
-        history.epoch = list(range(num))
-        if self._partial_logs is not None:
-            for key, value in self._partial_logs.items():
-                history.history.setdefault(key, []).append(value)
-            history.epoch.append(num)
-        if self.model is not None:
-            history.set_model(self.model)
-        return history
+def _set_global_random_states(state, arrays):
+    """Sets Python's and NumPy's global generators to the checkpointed states."""
+    name, *numbers = state["numpy_random"]
+    np.random.set_state(
+        (name, arrays["numpy_random_keys"], int(numbers[0]), int(numbers[1]))
+        + (numbers[2],)
+    )
+    version, gauss = state["python_random"]
+    random.setstate(
+        (version, tuple(int(x) for x in arrays["python_random_internal"]), gauss)
+    )

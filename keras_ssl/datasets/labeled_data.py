@@ -76,7 +76,10 @@ class LabeledData:
 
         Example:
 
-        >>> small = data.subset(1000, seed=0)
+        >>> data = LabeledData(np.zeros((10, 28, 28, 1), "uint8"), np.arange(10))
+        >>> small = data.subset(4, seed=0)
+        >>> len(small)
+        4
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer):
             raise ValueError(
@@ -111,7 +114,10 @@ class LabeledData:
 
         Example:
 
+        >>> data = LabeledData(np.zeros((10, 28, 28, 1), "uint8"), np.arange(10))
         >>> train, test = data.split(test_fraction=0.2, seed=0)
+        >>> len(train), len(test)
+        (8, 2)
         """
         if not 0 < test_fraction < 1:
             raise ValueError(
@@ -154,8 +160,11 @@ class LabeledData:
 
         Example:
 
-        >>> ds = data.to_tf_dataset(batch_size=128, shuffle=True, seed=0)
+        >>> data = LabeledData(np.zeros((10, 28, 28, 1), "uint8"), np.arange(10))
+        >>> ds = data.to_tf_dataset(batch_size=4, shuffle=True, seed=0)
         >>> images, labels = next(iter(ds))
+        >>> images.shape
+        TensorShape([4, 28, 28, 1])
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
             raise ValueError(

@@ -237,9 +237,14 @@ def make_sentence_pairs(
 
     Example:
 
-    >>> pairs = make_sentence_pairs(load_wordnet().x, seed=0)
-    >>> ids = preprocessor.pack_pair(pairs.first, pairs.second)
-    >>> model.fit({"token_ids": ids, "next_sentence_label": pairs.is_next})
+    >>> pairs = make_sentence_pairs(
+    ...     ["It rained. We stayed in.", "The cat sat. It purred. It slept."],
+    ...     seed=0)
+    >>> len(pairs.first) == len(pairs.second) == len(pairs.is_next)
+    True
+    >>> ids = preprocessor.pack_pair(pairs.first, pairs.second)  # doctest: +SKIP
+    >>> model.fit({"token_ids": ids,  # doctest: +SKIP
+    ...            "next_sentence_label": pairs.is_next})
 
     Reference:
         [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)

@@ -48,7 +48,16 @@ def load_image_folder(
 
     Example:
 
-    >>> data = keras_ssl.datasets.load_image_folder("photos/", image_size=(64, 64))
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = tmp.name
+    >>> for label in ("cats", "dogs"):
+    ...     os.makedirs(os.path.join(root, label))
+    ...     png = tf.io.encode_png(np.zeros((8, 8, 3), "uint8"))
+    ...     tf.io.write_file(os.path.join(root, label, "1.png"), png)
+    >>> data = keras_ssl.datasets.load_image_folder(root, image_size=(4, 4))
+    >>> data.x.shape, data.label_names
+    ((2, 4, 4, 1), ['cats', 'dogs'])
     """
     path = os.fspath(path)
     if color_mode not in _CHANNELS:
@@ -174,7 +183,14 @@ def load_text_file(path):
 
     Example:
 
-    >>> docs = keras_ssl.datasets.load_text_file("corpus.txt")
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "corpus.txt")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("A first document.\\n\\nA second one.\\n")
+    >>> docs = keras_ssl.datasets.load_text_file(path)
+    >>> list(docs.x)
+    ['A first document.', 'A second one.']
     """
     path = os.fspath(path)
     lines = _read_utf8(path).split("\n")
@@ -207,7 +223,14 @@ def load_csv(path, text_column, label_column=None):
 
     Example:
 
-    >>> data = keras_ssl.datasets.load_csv("reviews.csv", "text", "sentiment")
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "reviews.csv")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("text,sentiment\\ngreat film,pos\\ndull film,neg\\n")
+    >>> data = keras_ssl.datasets.load_csv(path, "text", "sentiment")
+    >>> list(data.x), data.y.tolist(), data.label_names
+    (['great film', 'dull film'], [1, 0], ['neg', 'pos'])
     """
     path = os.fspath(path)
     reader = csv.DictReader(io.StringIO(_read_utf8(path), newline=""))
@@ -283,7 +306,11 @@ def from_arrays(x, y=None, label_names=None, name="arrays"):
 
     Example:
 
+    >>> images = np.zeros((6, 28, 28), "uint8")
+    >>> labels = np.array([0, 1, 2, 0, 1, 2])
     >>> data = keras_ssl.datasets.from_arrays(images, labels, name="mine")
+    >>> data.x.shape
+    (6, 28, 28, 1)
     """
     x = _validate_x(x)
     if y is not None:
@@ -383,7 +410,8 @@ def load_tfds(name, split="train", download=None, **kwargs):
 
     Example:
 
-    >>> ds = keras_ssl.datasets.load_tfds("cifar10", split="train", download=True)
+    >>> ds = keras_ssl.datasets.load_tfds(  # doctest: +SKIP
+    ...     "cifar10", split="train", download=True)
     """
     if not isinstance(name, str) or not name:
         raise ValueError(

@@ -46,7 +46,7 @@ def wordnet_synonyms(data_dir=None, pos=None, max_synonyms=8):
 
     >>> synonyms = wordnet_synonyms(pos="adj")
     >>> synonyms["quick"][:3]
-    ['speedy', 'fast', 'flying']
+    ['agile', 'nimble', 'spry']
     """
     if max_synonyms is not None and (
         not isinstance(max_synonyms, numbers.Integral)

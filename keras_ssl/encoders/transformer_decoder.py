@@ -2,10 +2,8 @@
 
 import keras
 import keras_hub
-from keras import ops
 
-from keras_ssl.encoders._checks import check_transformer_arguments
-from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
+from keras_ssl.encoders._transformer import transformer_inputs, transformer_model
 
 
 def transformer_decoder(
@@ -63,7 +61,7 @@ def transformer_decoder(
         [Radford et al., 2018](https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf),
         [Radford et al., 2019](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
     """
-    check_transformer_arguments(
+    token_ids, padding_mask = transformer_inputs(
         vocabulary_size,
         sequence_length,
         hidden_dim,
@@ -73,8 +71,6 @@ def transformer_decoder(
         dropout,
         pad_token_id,
     )
-    token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    padding_mask = ops.not_equal(token_ids, pad_token_id)
     # GPT-2's initialisation: small embeddings keep the initial (tied)
     # logits near uniform, so the first loss is about log(vocabulary_size).
     x = keras_hub.layers.TokenAndPositionEmbedding(
@@ -101,7 +97,4 @@ def transformer_decoder(
         block.build((None, sequence_length, hidden_dim), None)
         x = block(x, decoder_padding_mask=padding_mask, use_causal_mask=True)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    pooled = MaskedMeanPooling(name="pooled")(x, padding_mask=padding_mask)
-    return keras.Model(
-        token_ids, {"sequence_output": x, "pooled_output": pooled}, name=name
-    )
+    return transformer_model(token_ids, x, padding_mask, name)

@@ -2,10 +2,8 @@
 
 import keras
 import keras_hub
-from keras import ops
 
-from keras_ssl.encoders._checks import check_transformer_arguments
-from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
+from keras_ssl.encoders._transformer import transformer_inputs, transformer_model
 
 
 def transformer_encoder(
@@ -57,7 +55,7 @@ def transformer_encoder(
     Reference:
         [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
     """
-    check_transformer_arguments(
+    token_ids, padding_mask = transformer_inputs(
         vocabulary_size,
         sequence_length,
         hidden_dim,
@@ -67,8 +65,6 @@ def transformer_encoder(
         dropout,
         pad_token_id,
     )
-    token_ids = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
-    padding_mask = ops.not_equal(token_ids, pad_token_id)
     x = keras_hub.layers.TokenAndPositionEmbedding(
         vocabulary_size, sequence_length, hidden_dim, name="embeddings"
     )(token_ids)
@@ -86,7 +82,4 @@ def transformer_encoder(
         )(x, padding_mask=padding_mask)
     if normalize_first:
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-    pooled = MaskedMeanPooling(name="pooled")(x, padding_mask=padding_mask)
-    return keras.Model(
-        token_ids, {"sequence_output": x, "pooled_output": pooled}, name=name
-    )
+    return transformer_model(token_ids, x, padding_mask, name)

@@ -2,7 +2,9 @@
 
 from keras_ssl.evaluation.embed import embed
 from keras_ssl.evaluation.fine_tune import build_classifier, fine_tune
+from keras_ssl.evaluation.fine_tune_settings import FineTuneSettings
 from keras_ssl.evaluation.format_results_table import format_results_table
+from keras_ssl.evaluation.gradual_unfreezing import GradualUnfreezing
 from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.pixel_logistic_regression import (
@@ -14,6 +16,8 @@ from keras_ssl.evaluation.tfidf_logistic_regression import (
 )
 
 __all__ = [
+    "FineTuneSettings",
+    "GradualUnfreezing",
     "TaskClassifier",
     "build_classifier",
     "fine_tune",

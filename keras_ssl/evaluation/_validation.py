@@ -1,27 +1,7 @@
-"""Shared argument checks and the logistic-regression head of the protocols."""
+"""The features check and the logistic-regression head of the protocols
+(the general checks are in `keras_ssl.checks`)."""
 
 import numpy as np
-
-
-def check_labels(y, name):
-    """Returns `y` as a 1-D integer array, or raises a `ValueError`."""
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"Argument `{name}` must be a 1-D array of integer class ids. "
-            f"Received: {name} with shape={y.shape} and dtype={y.dtype}."
-        )
-    return y
-
-
-def check_same_length(x, x_name, y, y_name):
-    """Raises a `ValueError` unless `x` and `y` hold as many examples."""
-    if len(x) != len(y):
-        raise ValueError(
-            f"Arguments `{x_name}` and `{y_name}` must have the same number of "
-            f"examples. Received: len({x_name})={len(x)}, "
-            f"len({y_name})={len(y)}."
-        )
 
 
 def check_features(features):

@@ -1,18 +1,25 @@
 """Fine-tune an encoder with a classification head."""
 
 import numbers
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.callbacks.gradual_unfreezing import (
+from keras_ssl.checks import check_labels, check_same_length
+from keras_ssl.compat import seed_scope
+from keras_ssl.datasets.labeled_data import LabeledData
+from keras_ssl.evaluation.fine_tune_settings import (
+    FineTuneSettings,
+    resolve_settings,
+)
+from keras_ssl.evaluation.gradual_unfreezing import (
     GradualUnfreezing,
     encoder_blocks,
     set_trainable_blocks,
 )
-from keras_ssl.datasets.labeled_data import LabeledData
-from keras_ssl.evaluation._validation import check_labels, check_same_length
+from keras_ssl.schedules import warmup_cosine
 
 
 def build_classifier(
@@ -79,15 +86,21 @@ def build_classifier(
 
 
 def warmup_cosine_schedule(learning_rate, total_steps, warmup_fraction):
-    """Linear warm-up to `learning_rate` over `warmup_fraction` of
-    `total_steps`, then cosine decay to 0."""
-    warmup = int(total_steps * warmup_fraction)
-    return keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else learning_rate,
-        decay_steps=max(1, total_steps - warmup),
-        warmup_target=learning_rate if warmup else None,
-        warmup_steps=warmup,
+    """Deprecated: use `keras_ssl.schedules.warmup_cosine`.
+
+    Linear warm-up to `learning_rate` over `warmup_fraction` of
+    `total_steps`, then cosine decay to 0: the same schedule as
+    `warmup_cosine(learning_rate, total_steps, int(total_steps *
+    warmup_fraction))`.
+    """
+    warnings.warn(
+        "`keras_ssl.evaluation.fine_tune.warmup_cosine_schedule` is deprecated; "
+        "use `keras_ssl.schedules.warmup_cosine(learning_rate, total_steps, "
+        "warmup_steps)` with `warmup_steps=int(total_steps * warmup_fraction)`.",
+        DeprecationWarning,
+        stacklevel=2,
     )
+    return warmup_cosine(learning_rate, total_steps, int(total_steps * warmup_fraction))
 
 
 def freeze_below_top(encoder, k):
@@ -175,8 +188,8 @@ def _validation_part(x_train, y_train, validation_split, validation_data, seed):
                 f"Received: validation_data of type {type(validation_data).__name__}"
             )
         x_val, y_val = validation_data
-        y_val = check_labels(y_val, "y_val")
-        check_same_length(x_val, "x_val", y_val, "y_val")
+        y_val = check_labels("y_val", y_val)
+        check_same_length("x_val", x_val, "y_val", y_val)
         return x_train, y_train, x_val, y_val
     if validation_split is None:
         return x_train, y_train, None, None
@@ -201,83 +214,86 @@ def fine_tune(
     y_train,
     x_test,
     y_test,
-    epochs=2,
-    batch_size=64,
-    learning_rate=5e-4,
-    weight_decay=0.01,
-    warmup_fraction=0.1,
-    dropout=0.1,
-    freeze_encoder=False,
-    trainable_layers=None,
-    head_norm=True,
-    probe_epochs=0,
+    settings=None,
+    *,
     callbacks=None,
     verbose="auto",
-    seed=0,
-    head_l2=0.0,
-    gradual_unfreezing=False,
-    validation_split=None,
     validation_data=None,
-    early_stopping_patience=None,
-    early_stopping_monitor="val_loss",
-    class_weight=None,
     num_classes=None,
+    **overrides,
 ):
     """Fine-tunes a *copy* of `encoder` with a linear head; reports accuracy.
 
     AdamW with decoupled weight decay, linear warm-up then cosine decay of the
-    learning rate. The encoder passed in is left untouched (its weights are
-    copied into a fresh clone), so the same pretrained encoder can be
-    fine-tuned several times and compared with a random-init twin.
+    learning rate (`keras_ssl.schedules.warmup_cosine`). The encoder passed
+    in is left untouched (its weights are copied into a fresh clone), so the
+    same pretrained encoder can be fine-tuned several times and compared
+    with a random-init twin. The seeded part runs in
+    `keras_ssl.compat.seed_scope(seed)`: the caller's global random
+    generators are left as they were.
+
+    The settings come from `settings` (a `FineTuneSettings`; default
+    `FineTuneSettings()`), each overridden by the keyword argument of the
+    same name: `fine_tune(..., epochs=3)` and
+    `fine_tune(..., FineTuneSettings(epochs=3))` are the same run.
 
     Freeze strategies: the whole encoder (default), the head only
     (`freeze_encoder=True`), the top `k` blocks (`trainable_layers=k`), or
     gradual unfreezing (`gradual_unfreezing=True`: the head and the top
     `trainable_layers or 0` blocks in the first epoch, one more block from
-    the top at each later epoch; see `keras_ssl.callbacks.GradualUnfreezing`).
+    the top at each later epoch; see
+    `keras_ssl.evaluation.gradual_unfreezing.GradualUnfreezing`).
 
     Args:
         encoder: `keras.Model` (see `build_classifier`).
         x_train, y_train: training inputs (e.g. token ids) and int labels.
         x_test, y_test: held-out inputs and labels; both may be `None` (no
             test evaluation: `accuracy` is then `None`).
-        epochs: passes over `x_train`.
-        batch_size: batch size (at most the number of training examples).
-        learning_rate: peak learning rate.
-        weight_decay: AdamW weight decay.
-        warmup_fraction: fraction of steps used for linear warm-up.
-        dropout: dropout before the head.
-        freeze_encoder: train the head only (a linear probe trained by SGD).
-        trainable_layers: `None` fine-tunes the whole encoder; an int `k`
-            fine-tunes only its top `k` layers (counted over the layers with
+        settings: a `FineTuneSettings`, or `None` for its defaults.
+        callbacks: extra Keras callbacks for `fit`.
+        verbose: Keras verbosity.
+        validation_data: `(x_val, y_val)` instead of `validation_split`.
+        num_classes: number of classes; defaults to the largest label + 1.
+        **overrides: settings (the fields of `FineTuneSettings`) that
+            replace those of `settings`:
+            `epochs` (2): passes over `x_train`.
+            `batch_size` (64): batch size (at most the number of training
+            examples).
+            `learning_rate` (5e-4): peak learning rate.
+            `weight_decay` (0.01): AdamW weight decay.
+            `warmup_fraction` (0.1): fraction of steps of linear warm-up.
+            `dropout` (0.1): dropout before the head.
+            `freeze_encoder` (False): train the head only (a linear probe
+            trained by SGD).
+            `trainable_layers` (None): `None` fine-tunes the whole encoder;
+            an int `k` only its top `k` layers (counted over the layers with
             weights, normalisation layers not counted: for a Transformer the
             top `k` blocks and the norms above them; `k=0` is the head only,
             like `freeze_encoder=True`). With `gradual_unfreezing`, the
             blocks trainable in the first epoch.
-        head_norm: batch-normalize the features before the head.
-        probe_epochs: first train only the head for this many epochs on the
-            frozen encoder, then fine-tune everything ("LP-FT", Kumar et al.
-            2022, https://arxiv.org/abs/2202.10054): a random head's
-            gradients no longer distort the pretrained features.
-        callbacks: extra Keras callbacks for `fit`.
-        verbose: Keras verbosity.
-        seed: seed of the data order, the validation split and the head
-            initialisation.
-        head_l2: L2 penalty on the head's kernel (see `build_classifier`).
-        gradual_unfreezing: unfreeze one more encoder block per epoch.
-        validation_split: fraction of `x_train` held out (stratified by
-            class) for validation; the rest trains.
-        validation_data: `(x_val, y_val)` instead of `validation_split`.
-        early_stopping_patience: with validation data, stop after this many
-            epochs without improvement of `early_stopping_monitor` and
-            restore the weights of the best epoch. `None`: no early
-            stopping.
-        early_stopping_monitor: the validation metric early stopping
+            `head_norm` (True): batch-normalize the features before the head.
+            `probe_epochs` (0): first train only the head for this many
+            epochs on the frozen encoder, then fine-tune everything ("LP-FT",
+            Kumar et al. 2022, https://arxiv.org/abs/2202.10054): a random
+            head's gradients no longer distort the pretrained features.
+            `seed` (0): seed of the data order, the validation split and the
+            head initialisation.
+            `head_l2` (0.0): L2 penalty on the head's kernel (see
+            `build_classifier`).
+            `gradual_unfreezing` (False): unfreeze one more encoder block per
+            epoch.
+            `validation_split` (None): fraction of `x_train` held out
+            (stratified by class) for validation; the rest trains.
+            `early_stopping_patience` (None): with validation data, stop
+            after this many epochs without improvement of
+            `early_stopping_monitor` and restore the weights of the best
+            epoch. `None`: no early stopping.
+            `early_stopping_monitor` ("val_loss"): the metric early stopping
             watches (`"val_loss"` or `"val_accuracy"`).
-        class_weight: `None`, `"balanced"` (classes weighted inversely to
-            their frequency in `y_train`) or a dict `{class id: weight}`;
-            scales each example's loss (see `class_weights`).
-        num_classes: number of classes; defaults to the largest label + 1.
+            `class_weight` (None): `None`, `"balanced"` (classes weighted
+            inversely to their frequency in `y_train`) or a dict
+            `{class id: weight}`; scales each example's loss (see
+            `class_weights`).
 
     Returns:
         `{"accuracy", "num_train", "num_test", "history"}` and the trained
@@ -288,23 +304,45 @@ def fine_tune(
 
     Example:
 
-    >>> result = fine_tune(encoder, ids_train, y_train, ids_test, y_test,
-    ...                    validation_split=0.1, early_stopping_patience=2,
-    ...                    class_weight="balanced")
-    >>> result["accuracy"]  # doctest: +SKIP
+    ```python
+    settings = FineTuneSettings(validation_split=0.1, early_stopping_patience=2)
+    result = fine_tune(encoder, ids_train, y_train, ids_test, y_test, settings,
+                       class_weight="balanced")
+    result["accuracy"]
+    ```
     """
-    y_train = check_labels(y_train, "y_train")
-    check_same_length(x_train, "x_train", y_train, "y_train")
+    s = resolve_settings(settings, overrides)
+    y_train = check_labels("y_train", y_train)
+    check_same_length("x_train", x_train, "y_train", y_train)
     if (x_test is None) != (y_test is None):
         raise ValueError(
             "Arguments `x_test` and `y_test` must both be given or both be None."
         )
     if y_test is not None:
-        y_test = check_labels(y_test, "y_test")
-        check_same_length(x_test, "x_test", y_test, "y_test")
+        y_test = check_labels("y_test", y_test)
+        check_same_length("x_test", x_test, "y_test", y_test)
     x_train, y_train, x_val, y_val = _validation_part(
-        x_train, y_train, validation_split, validation_data, seed
+        x_train, y_train, s.validation_split, validation_data, s.seed
     )
+    num_classes = _num_classes(num_classes, y_train, y_test, y_val)
+    _check_run(s, len(x_train), x_val is not None)
+    weights = class_weights(s.class_weight, y_train, num_classes)
+    with seed_scope(s.seed):
+        return _train(
+            s,
+            encoder,
+            (x_train, y_train),
+            None if x_val is None else (x_val, y_val),
+            None if x_test is None else (x_test, y_test),
+            num_classes,
+            weights,
+            callbacks,
+            verbose,
+        )
+
+
+def _num_classes(num_classes, y_train, y_test, y_val):
+    """`num_classes` checked against the labels (largest label + 1 if None)."""
     labels = [y for y in (y_train, y_test, y_val) if y is not None and len(y)]
     for name, y in (("y_train", y_train), ("y_test", y_test), ("y_val", y_val)):
         if y is not None and len(y) and y.min() < 0:
@@ -314,8 +352,8 @@ def fine_tune(
             )
     largest = int(max(y.max() for y in labels))
     if num_classes is None:
-        num_classes = largest + 1
-    elif (
+        return largest + 1
+    if (
         isinstance(num_classes, bool)
         or not isinstance(num_classes, numbers.Integral)
         or num_classes <= largest
@@ -324,104 +362,94 @@ def fine_tune(
             "Argument `num_classes` must be an int above the largest label "
             f"({largest}). Received: num_classes={num_classes!r}"
         )
-    num_classes = int(num_classes)
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or not 1 <= batch_size <= len(x_train)
-    ):
+    return int(num_classes)
+
+
+def _check_run(settings, num_train, has_validation):
+    """The checks of `settings` that need the data."""
+    batch_size = settings.batch_size
+    if batch_size is None or not 1 <= batch_size <= num_train:
         raise ValueError(
             "Argument `batch_size` must be an int between 1 and the number of "
-            f"training examples ({len(x_train)}). Received: batch_size={batch_size!r}"
+            f"training examples ({num_train}). Received: batch_size={batch_size!r}"
         )
-    if early_stopping_patience is not None:
-        if (
-            isinstance(early_stopping_patience, bool)
-            or not isinstance(early_stopping_patience, numbers.Integral)
-            or early_stopping_patience < 0
-        ):
-            raise ValueError(
-                "Argument `early_stopping_patience` must be None or an int >= 0. "
-                f"Received: early_stopping_patience={early_stopping_patience!r}"
-            )
-        if x_val is None:
-            raise ValueError(
-                "Early stopping needs validation data: pass `validation_split` "
-                "or `validation_data`. Received: "
-                f"early_stopping_patience={early_stopping_patience} without either"
-            )
-    if gradual_unfreezing and freeze_encoder:
+    if settings.early_stopping_patience is not None and not has_validation:
         raise ValueError(
-            "Arguments `gradual_unfreezing` and `freeze_encoder` exclude each "
-            "other (gradual unfreezing trains the encoder). Received: both True"
+            "Early stopping needs validation data: pass `validation_split` "
+            "or `validation_data`. Received: "
+            f"early_stopping_patience={settings.early_stopping_patience} "
+            "without either"
         )
-    weights = class_weights(class_weight, y_train, num_classes)
-    keras.utils.set_random_seed(seed)
+
+
+def _accuracy_metric():
+    return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+
+def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbose):
+    """The seeded part of `fine_tune`: build, (probe,) fit, evaluate."""
+    (x_train, y_train) = train
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
     model = build_classifier(
-        copy, num_classes, dropout, head_norm=head_norm, head_l2=head_l2
+        copy, num_classes, s.dropout, head_norm=s.head_norm, head_l2=s.head_l2
     )
-    if trainable_layers is not None:
-        _check_trainable_layers(copy, trainable_layers)
-    train = (
+    if s.trainable_layers is not None:
+        _check_trainable_layers(copy, s.trainable_layers)
+    train_ds = (
         tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(x_train), seed=seed)
-        .batch(batch_size, drop_remainder=True)
+        .shuffle(len(x_train), seed=s.seed)
+        .batch(s.batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
-    val = None
-    if x_val is not None:
-        val = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256)
+    val_ds = None
+    if val is not None:
+        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if probe_epochs and not freeze_encoder:
+    if s.probe_epochs and not s.freeze_encoder:
         copy.trainable = False
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate * 10),
+            optimizer=keras.optimizers.Adam(s.learning_rate * 10),
             loss=loss,
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            metrics=[_accuracy_metric()],
         )
         model.fit(
-            train,
-            epochs=probe_epochs,
+            train_ds,
+            epochs=s.probe_epochs,
             class_weight=weights,
             verbose=verbose,
             shuffle=False,
         )
-    copy.trainable = not freeze_encoder
-    if gradual_unfreezing:  # every block trainable while the optimizer builds
+    copy.trainable = not s.freeze_encoder
+    if s.gradual_unfreezing:  # every block trainable while the optimizer builds
         set_trainable_blocks(copy, len(encoder_blocks(copy)))
-    elif trainable_layers is not None and not freeze_encoder:
-        freeze_below_top(copy, trainable_layers)
-    steps = max(1, epochs * (len(x_train) // batch_size))
-    schedule = warmup_cosine_schedule(learning_rate, steps, warmup_fraction)
-    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    elif s.trainable_layers is not None and not s.freeze_encoder:
+        freeze_below_top(copy, s.trainable_layers)
+    steps = max(1, s.epochs * (len(x_train) // s.batch_size))
+    schedule = warmup_cosine(s.learning_rate, steps, int(steps * s.warmup_fraction))
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=s.weight_decay)
+    model.compile(optimizer=optimizer, loss=loss, metrics=[_accuracy_metric()])
     # Built now, over every weight that may train (with gradual unfreezing,
     # before the callback freezes the lower blocks): a Keras optimizer only
     # updates the variables it was built with.
     optimizer.build(model.trainable_variables)
     all_callbacks = list(callbacks or [])
-    if gradual_unfreezing:
+    if s.gradual_unfreezing:
         all_callbacks.insert(
-            0, GradualUnfreezing(copy, initial_blocks=trainable_layers or 0)
+            0, GradualUnfreezing(copy, initial_blocks=s.trainable_layers or 0)
         )
     stopper = None
-    if early_stopping_patience is not None:
+    if s.early_stopping_patience is not None:
         stopper = keras.callbacks.EarlyStopping(
-            monitor=early_stopping_monitor,
-            patience=int(early_stopping_patience),
+            monitor=s.early_stopping_monitor,
+            patience=s.early_stopping_patience,
             restore_best_weights=True,
         )
         all_callbacks.append(stopper)
     history = model.fit(
-        train,
-        epochs=epochs,
-        validation_data=val,
+        train_ds,
+        epochs=s.epochs,
+        validation_data=val_ds,
         class_weight=weights,
         callbacks=all_callbacks,
         verbose=verbose,
@@ -430,8 +458,8 @@ def fine_tune(
     result = {
         "accuracy": None,
         "num_train": len(x_train),
-        "num_val": 0 if x_val is None else len(x_val),
-        "num_test": 0 if x_test is None else len(x_test),
+        "num_val": 0 if val is None else len(val[0]),
+        "num_test": 0 if test is None else len(test[0]),
         "val_loss": None,
         "val_accuracy": None,
         "epochs_run": len(history.epoch),
@@ -440,12 +468,21 @@ def fine_tune(
         "history": history.history,
         "model": model,
     }
-    if val is not None:
-        scores = model.evaluate(val, verbose=0, return_dict=True)
+    if val_ds is not None:
+        scores = model.evaluate(val_ds, verbose=0, return_dict=True)
         result["val_loss"] = float(scores["loss"])
         result["val_accuracy"] = float(scores["accuracy"])
-    if x_test is not None:
-        test = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(256)
-        scores = model.evaluate(test, verbose=0, return_dict=True)
+    if test is not None:
+        test_ds = tf.data.Dataset.from_tensor_slices(test).batch(256)
+        scores = model.evaluate(test_ds, verbose=0, return_dict=True)
         result["accuracy"] = float(scores["accuracy"])
     return result
+
+
+__all__ = [
+    "FineTuneSettings",
+    "build_classifier",
+    "class_weights",
+    "fine_tune",
+    "freeze_below_top",
+]

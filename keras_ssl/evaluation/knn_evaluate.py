@@ -2,6 +2,7 @@ import numbers
 
 import numpy as np
 
+from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
 from keras_ssl.evaluation.embed import embed
 
@@ -46,8 +47,13 @@ def knn_evaluate(
 
     Example:
 
-    >>> result = knn_evaluate(encoder, x_train, y_train, x_test, y_test)
-    >>> result["knn_accuracy@20"], result["knn_accuracy@200"]
+    >>> x_train = np.repeat(np.eye(4, dtype="float32"), 10, axis=0)
+    >>> y_train = np.repeat(np.arange(4), 10)
+    >>> x_test, y_test = x_train[::10], y_train[::10]
+    >>> encoder = keras.Sequential([keras.layers.Flatten()])
+    >>> result = knn_evaluate(encoder, x_train, y_train, x_test, y_test, k=(1, 5))
+    >>> result["knn_accuracy@1"], result["knn_accuracy@5"]
+    (1.0, 1.0)
 
     Reference:
         - [Wu et al., 2018](https://arxiv.org/abs/1805.01978) (weighted kNN
@@ -71,11 +77,11 @@ def knn_evaluate(
             "Argument `temperature` must be a positive float. "
             f"Received: temperature={temperature!r}."
         )
-    y_bank = _validation.check_labels(y_bank, "y_bank")
-    y_query = _validation.check_labels(y_query, "y_query")
+    y_bank = check_labels("y_bank", y_bank)
+    y_query = check_labels("y_query", y_query)
     if features is None:
-        _validation.check_same_length(x_bank, "x_bank", y_bank, "y_bank")
-        _validation.check_same_length(x_query, "x_query", y_query, "y_query")
+        check_same_length("x_bank", x_bank, "y_bank", y_bank)
+        check_same_length("x_query", x_query, "y_query", y_query)
     if max(ks) > len(y_bank):
         raise ValueError(
             "Argument `k` must not exceed the number of bank examples. "
@@ -86,8 +92,8 @@ def knn_evaluate(
         f_query = embed(encoder, x_query, batch_size=batch_size)
     else:
         f_bank, f_query = _validation.check_features(features)
-        _validation.check_same_length(f_bank, "features[0]", y_bank, "y_bank")
-        _validation.check_same_length(f_query, "features[1]", y_query, "y_query")
+        check_same_length("features[0]", f_bank, "y_bank", y_bank)
+        check_same_length("features[1]", f_query, "y_query", y_query)
     predictions = _knn_predict(f_bank, y_bank, f_query, ks, temperature)
     result = {
         f"knn_accuracy@{value}": float(np.mean(predictions[value] == y_query))

@@ -1,3 +1,4 @@
+from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
 from keras_ssl.evaluation.embed import embed
 
@@ -40,26 +41,30 @@ def linear_probe(
 
     Example:
 
+    >>> x_train = np.repeat(np.eye(4, dtype="float32"), 10, axis=0)
+    >>> y_train = np.repeat(np.arange(4), 10)
+    >>> x_test, y_test = x_train[::10], y_train[::10]
     >>> encoder = keras.Sequential([keras.layers.Dense(16, activation="relu")])
     >>> result = linear_probe(encoder, x_train, y_train, x_test, y_test)
-    >>> result["accuracy"]
+    >>> result["num_train"], result["num_test"], result["dim"]
+    (40, 4, 16)
 
     Reference:
         - [Zhang et al., 2016](https://arxiv.org/abs/1603.08511) and
           [Chen et al., 2020](https://arxiv.org/abs/2002.05709) (linear
           evaluation protocol).
     """
-    y_train = _validation.check_labels(y_train, "y_train")
-    y_test = _validation.check_labels(y_test, "y_test")
+    y_train = check_labels("y_train", y_train)
+    y_test = check_labels("y_test", y_test)
     if features is None:
-        _validation.check_same_length(x_train, "x_train", y_train, "y_train")
-        _validation.check_same_length(x_test, "x_test", y_test, "y_test")
+        check_same_length("x_train", x_train, "y_train", y_train)
+        check_same_length("x_test", x_test, "y_test", y_test)
         f_train = embed(encoder, x_train, batch_size=batch_size)
         f_test = embed(encoder, x_test, batch_size=batch_size)
     else:
         f_train, f_test = _validation.check_features(features)
-        _validation.check_same_length(f_train, "features[0]", y_train, "y_train")
-        _validation.check_same_length(f_test, "features[1]", y_test, "y_test")
+        check_same_length("features[0]", f_train, "y_train", y_train)
+        check_same_length("features[1]", f_test, "y_test", y_test)
     accuracy = _validation.fit_logistic_regression(
         f_train, y_train, f_test, y_test, standardize=True, C=C, max_iter=max_iter
     )

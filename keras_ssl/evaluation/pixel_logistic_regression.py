@@ -1,5 +1,6 @@
 import numpy as np
 
+from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
 
 
@@ -29,18 +30,22 @@ def pixel_logistic_regression(
 
     Example:
 
-    >>> (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    >>> x_train = np.repeat(255 * np.eye(4, dtype="uint8"), 10, axis=0)
+    >>> x_train = x_train.reshape(40, 2, 2)
+    >>> y_train = np.repeat(np.arange(4), 10)
+    >>> x_test, y_test = x_train[::10], y_train[::10]
     >>> pixel_logistic_regression(x_train, y_train, x_test, y_test)["accuracy"]
+    1.0
 
     Reference:
         - [Chen et al., 2020](https://arxiv.org/abs/2002.05709), Section B.6
           (linear evaluation; here applied to the raw input).
     """
     x_train, x_test = np.asarray(x_train), np.asarray(x_test)
-    y_train = _validation.check_labels(y_train, "y_train")
-    y_test = _validation.check_labels(y_test, "y_test")
-    _validation.check_same_length(x_train, "x_train", y_train, "y_train")
-    _validation.check_same_length(x_test, "x_test", y_test, "y_test")
+    y_train = check_labels("y_train", y_train)
+    y_test = check_labels("y_test", y_test)
+    check_same_length("x_train", x_train, "y_train", y_train)
+    check_same_length("x_test", x_test, "y_test", y_test)
     if x_train.shape[1:] != x_test.shape[1:]:
         raise ValueError(
             "Arguments `x_train` and `x_test` must have the same shape per example. "

@@ -100,11 +100,20 @@ class TaskClassifier(keras.Model):
 
     Example:
 
-    >>> result = fine_tune(model.encoder, ids, y, ids_test, y_test)
-    >>> task = TaskClassifier(result["model"], model.preprocessor,
+    >>> classifier = keras.Sequential(
+    ...     [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    >>> task = TaskClassifier(classifier, label_names=["shirt", "shoe"])
+    >>> task.predict(np.zeros((3, 28, 28, 1), "uint8"), verbose=0).shape  # logits
+    (3, 2)
+
+    A text classifier carries its preprocessor and takes raw strings (not
+    run here: it needs a fine-tuned text model):
+
+    >>> result = fine_tune(model.encoder, ids, y, ids_test, y_test)  # doctest: +SKIP
+    >>> task = TaskClassifier(result["model"], model.preprocessor,  # doctest: +SKIP
     ...                       label_names=["noun.animal", "noun.plant"])
-    >>> task.predict(np.array(["a small cat"], dtype=object))  # logits
-    >>> task.save("classifier.keras")
+    >>> task.predict(np.array(["a small cat"], dtype=object))  # doctest: +SKIP
+    >>> task.save("classifier.keras")  # doctest: +SKIP
     """
 
     def __init__(self, classifier, preprocessor=None, label_names=None, **kwargs):

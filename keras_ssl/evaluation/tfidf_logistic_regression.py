@@ -1,3 +1,4 @@
+from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
 
 
@@ -49,10 +50,10 @@ def tfidf_logistic_regression(
 
     _check_texts(texts_train, "texts_train")
     _check_texts(texts_test, "texts_test")
-    y_train = _validation.check_labels(y_train, "y_train")
-    y_test = _validation.check_labels(y_test, "y_test")
-    _validation.check_same_length(texts_train, "texts_train", y_train, "y_train")
-    _validation.check_same_length(texts_test, "texts_test", y_test, "y_test")
+    y_train = check_labels("y_train", y_train)
+    y_test = check_labels("y_test", y_test)
+    check_same_length("texts_train", texts_train, "y_train", y_train)
+    check_same_length("texts_test", texts_test, "y_test", y_test)
     vectorizer = TfidfVectorizer(
         sublinear_tf=True, max_features=max_features, ngram_range=tuple(ngram_range)
     )

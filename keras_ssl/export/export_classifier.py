@@ -122,14 +122,16 @@ def export_classifier(classifier, export_dir, preprocessor=None, label_names=Non
     Returns:
         `export_dir`, as a `str`.
 
-    Example:
+    Example (not run as a doctest: it needs a fine-tuned model, and an
+    export takes seconds):
 
-    >>> result = fine_tune(encoder, x, y, x_test, y_test)
-    >>> export_classifier(result["model"], "/tmp/clf",
-    ...                   label_names=["shirt", "shoe"])  # doctest: +SKIP
+    >>> result = fine_tune(encoder, x, y, x_test, y_test)  # doctest: +SKIP
+    >>> export_classifier(result["model"], "/tmp/clf",  # doctest: +SKIP
+    ...                   label_names=["shirt", "shoe"])
+    '/tmp/clf'
     >>> served = tf.saved_model.load("/tmp/clf")  # doctest: +SKIP
-    >>> served.signatures["serving_default"](
-    ...     images=tf.zeros((2, 28, 28, 1), tf.uint8))["label"]  # doctest: +SKIP
+    >>> served.signatures["serving_default"](  # doctest: +SKIP
+    ...     images=tf.zeros((2, 28, 28, 1), tf.uint8))["label"]
     """
     classifier, preprocessor, label_names = _resolve(
         classifier, preprocessor, label_names

@@ -101,13 +101,17 @@ def export_image_encoder(encoder, export_dir, image_shape=None):
     Returns:
         `export_dir`, as a `str`.
 
-    Example:
+    Example (not run as a doctest: it trains, and an export takes seconds):
 
-    >>> model = SimCLR(conv_encoder((28, 28, 1)))
+    >>> from keras_ssl.encoders import conv_encoder  # doctest: +SKIP
+    >>> from keras_ssl.models import SimCLR  # doctest: +SKIP
+    >>> model = SimCLR(conv_encoder((28, 28, 1)))  # doctest: +SKIP
+    >>> model.compile(optimizer="adam")  # doctest: +SKIP
     >>> model.fit(images_uint8, epochs=1)  # doctest: +SKIP
     >>> export_image_encoder(model, "/tmp/simclr_export")  # doctest: +SKIP
+    '/tmp/simclr_export'
     >>> served = tf.saved_model.load("/tmp/simclr_export")  # doctest: +SKIP
-    >>> served.signatures["serving_default"](
+    >>> served.signatures["serving_default"](  # doctest: +SKIP
     ...     images=tf.zeros((2, 28, 28, 1), tf.uint8))["embedding"].shape
     TensorShape([2, 128])
     """

@@ -90,15 +90,18 @@ def export_text_encoder(model_or_encoder, preprocessor=None, export_dir=None):
     Returns:
         `export_dir`, as a `str`.
 
-    Example:
+    Example (not run as a doctest: it trains, and an export takes seconds):
 
-    >>> model = MaskedLanguageModel(encoder, preprocessor)
+    >>> from keras_ssl.models import MaskedLanguageModel  # doctest: +SKIP
+    >>> model = MaskedLanguageModel(encoder, preprocessor)  # doctest: +SKIP
+    >>> model.compile(optimizer="adam")  # doctest: +SKIP
     >>> model.fit(token_ids, epochs=1)  # doctest: +SKIP
     >>> export_text_encoder(model, export_dir="/tmp/mlm")  # doctest: +SKIP
+    '/tmp/mlm'
     >>> import tensorflow_text  # doctest: +SKIP
     >>> served = tf.saved_model.load("/tmp/mlm")  # doctest: +SKIP
-    >>> served.signatures["serving_default"](
-    ...     texts=tf.constant(["a small cat"]))["embedding"]  # doctest: +SKIP
+    >>> served.signatures["serving_default"](  # doctest: +SKIP
+    ...     texts=tf.constant(["a small cat"]))["embedding"]
     """
     encoder, preprocessor = _resolve(model_or_encoder, preprocessor)
     if export_dir is None:

@@ -68,10 +68,11 @@ def versioned_export(export_fn, base_dir, name, version="auto", **kwargs):
         ValueError: on an invalid argument, or when `base_dir` cannot be
             written to.
 
-    Example:
+    Example (not run as a doctest: an export takes seconds):
 
-    >>> versioned_export(export_image_encoder, "saved_models", "simclr",
-    ...                  encoder=model)  # doctest: +SKIP
+    >>> from keras_ssl.export import export_image_encoder  # doctest: +SKIP
+    >>> versioned_export(  # doctest: +SKIP
+    ...     export_image_encoder, "saved_models", "simclr", encoder=model)
     'saved_models/simclr/1'
     """
     if not callable(export_fn):

@@ -4,10 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-
-def _replicas_in_sync():
-    context = tf.distribute.get_replica_context()
-    return 1 if context is None else context.num_replicas_in_sync
+from keras_ssl.cross_replica import num_replicas
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -56,7 +53,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             and not self.renorm
             and len(inputs.shape) in (2, 3, 4)
             and self.axis in (-1, len(inputs.shape) - 1)
-            and not (self.synchronized and _replicas_in_sync() > 1)
+            and not (self.synchronized and num_replicas() > 1)
         )
 
     def call(self, inputs, training=None, mask=None):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ssl.layers.replica_assign import assign_on_every_replica
+from keras_ssl.cross_replica import assign_on_every_replica
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")

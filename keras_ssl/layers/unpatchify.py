@@ -23,8 +23,11 @@ class Unpatchify(keras.layers.Layer):
 
     Example:
 
+    >>> from keras_ssl.layers import Patchify
     >>> images = keras.random.uniform((2, 28, 28, 1))
     >>> restored = Unpatchify(4, (28, 28, 1))(Patchify(4)(images))
+    >>> bool(ops.all(restored == images))
+    True
     """
 
     def __init__(self, patch_size, image_shape, **kwargs):

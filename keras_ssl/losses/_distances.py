@@ -2,13 +2,13 @@
 
 from keras import ops
 
-from keras_ssl.losses._checks import check_choice, check_embeddings
+from keras_ssl.checks import check_choice, check_embeddings
 
 DISTANCES = ("euclidean", "squared_euclidean", "cosine")
 
 
 def check_distance(distance):
-    check_choice("distance", distance, DISTANCES)
+    check_choice("distance", distance, sorted(DISTANCES))
 
 
 def _safe_sqrt(x):

@@ -3,13 +3,8 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses._checks import (
-    broadcast_to_batch,
-    check_embeddings,
-    check_non_negative,
-    check_positive,
-    check_same_shape,
-)
+from keras_ssl.checks import check_embedding_pair, check_non_negative, check_positive
+from keras_ssl.losses._ops import broadcast_to_batch
 
 
 def _standardize(z, eps):
@@ -57,9 +52,7 @@ def barlow_twins(z1, z2, lambda_=5e-3, eps=1e-5):
     """
     check_non_negative("lambda_", lambda_)
     check_positive("eps", eps)
-    check_embeddings("z1", z1, min_batch=2)
-    check_embeddings("z2", z2, min_batch=2)
-    check_same_shape("z1", z1, "z2", z2)
+    check_embedding_pair("z1", z1, "z2", z2, min_batch=2)
     z1 = _standardize(ops.cast(z1, "float32"), eps)
     z2 = _standardize(ops.cast(z2, "float32"), eps)
     n = ops.cast(ops.shape(z1)[0], "float32")

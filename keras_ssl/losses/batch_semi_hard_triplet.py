@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses._checks import check_non_negative
+from keras_ssl.checks import check_non_negative
 from keras_ssl.losses._distances import (
     check_distance,
     masked_max,

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses._checks import check_embeddings, check_positive, check_same_shape
+from keras_ssl.checks import check_embedding_pair, check_embeddings, check_positive
 
 
 def info_nce(query, key, negatives=None, temperature=0.07):
@@ -45,9 +45,7 @@ def info_nce(query, key, negatives=None, temperature=0.07):
         [He et al., 2020 (MoCo)](https://arxiv.org/abs/1911.05722)
     """
     check_positive("temperature", temperature)
-    check_embeddings("query", query)
-    check_embeddings("key", key)
-    check_same_shape("query", query, "key", key)
+    check_embedding_pair("query", query, "key", key)
     query = ops.normalize(ops.cast(query, "float32"), axis=-1)
     candidates = ops.cast(key, "float32")
     if negatives is not None:

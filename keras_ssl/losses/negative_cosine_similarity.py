@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses._checks import check_same_shape
+from keras_ssl.checks import check_same_shape
 
 
 def negative_cosine_similarity(p, z):

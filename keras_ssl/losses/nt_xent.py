@@ -3,13 +3,7 @@
 import keras
 from keras import ops
 
-
-def _check_temperature(temperature):
-    if not isinstance(temperature, int | float) or not temperature > 0:
-        raise ValueError(
-            "Argument `temperature` must be a number > 0. "
-            f"Received: temperature={temperature!r}"
-        )
+from keras_ssl.checks import check_positive
 
 
 def nt_xent_logits(
@@ -40,7 +34,7 @@ def nt_xent_logits(
         `(logits, positives)`: `(2b, 2B)` float logits and `(2b,)` int32
         column index of each anchor's positive.
     """
-    _check_temperature(temperature)
+    check_positive("temperature", temperature)
     keys_1 = view_1 if keys_1 is None else keys_1
     keys_2 = view_2 if keys_2 is None else keys_2
     dtype = "float32"
@@ -122,7 +116,7 @@ class NTXent(keras.losses.Loss):
     """
 
     def __init__(self, temperature=0.1, reduction="sum_over_batch_size", name=None):
-        _check_temperature(temperature)
+        check_positive("temperature", temperature)
         super().__init__(reduction=reduction, name=name or "nt_xent")
         self.temperature = float(temperature)
 

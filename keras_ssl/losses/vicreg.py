@@ -3,13 +3,8 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses._checks import (
-    broadcast_to_batch,
-    check_embeddings,
-    check_non_negative,
-    check_positive,
-    check_same_shape,
-)
+from keras_ssl.checks import check_embedding_pair, check_non_negative, check_positive
+from keras_ssl.losses._ops import broadcast_to_batch
 
 
 def _variance_term(z, gamma, eps):
@@ -68,9 +63,7 @@ def vicreg_terms(z1, z2, gamma=1.0, eps=1e-4):
     """
     check_positive("gamma", gamma)
     check_positive("eps", eps)
-    check_embeddings("z1", z1, min_batch=2)
-    check_embeddings("z2", z2, min_batch=2)
-    check_same_shape("z1", z1, "z2", z2)
+    check_embedding_pair("z1", z1, "z2", z2, min_batch=2)
     z1 = ops.cast(z1, "float32")
     z2 = ops.cast(z2, "float32")
     return {

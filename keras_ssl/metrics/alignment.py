@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_ssl.metrics._checks import check_pair, check_positive
-from keras_ssl.metrics._ops import divide_no_nan, l2_normalize
+from keras_ssl.checks import check_embedding_pair, check_positive
+from keras_ssl.metrics._base import RunningMean
+from keras_ssl.metrics._ops import l2_normalize
 
 
 def _pair_distances(z1, z2, alpha):
@@ -45,12 +46,12 @@ def alignment(z1, z2, alpha=2):
         [Wang & Isola, 2020](https://arxiv.org/abs/2005.10242)
     """
     check_positive("alpha", alpha)
-    check_pair(z1, z2)
+    check_embedding_pair("z1", z1, "z2", z2)
     return ops.mean(_pair_distances(z1, z2, float(alpha)))
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class Alignment(keras.metrics.Metric):
+class Alignment(RunningMean):
     """Streaming `alignment` over the positive pairs seen.
 
     `update_state(z1, z2)` adds the batch's per-pair distances to a running
@@ -78,21 +79,12 @@ class Alignment(keras.metrics.Metric):
         check_positive("alpha", alpha)
         super().__init__(name=name, dtype=dtype)
         self.alpha = float(alpha)
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="count"
-        )
 
     def update_state(self, z1, z2):
-        check_pair(z1, z2)
+        check_embedding_pair("z1", z1, "z2", z2)
         distances = ops.cast(_pair_distances(z1, z2, self.alpha), "float64")
         self.total.assign_add(ops.sum(distances))
         self.count.assign_add(ops.cast(ops.shape(distances)[0], "float64"))
-
-    def result(self):
-        return ops.cast(divide_no_nan(self.total, self.count), self.dtype)
 
     def get_config(self):
         config = super().get_config()

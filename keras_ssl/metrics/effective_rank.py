@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_ssl.metrics._checks import check_dim, check_embeddings, check_metric_dim
+from keras_ssl.checks import check_embeddings
+from keras_ssl.metrics._base import EmbeddingSums
 from keras_ssl.metrics._ops import divide_no_nan, effective_rank_of_singular_values
 
 
@@ -35,7 +36,7 @@ def effective_rank(z):
         [Roy & Vetterli, 2007](https://infoscience.epfl.ch/record/110188);
         [Garrido et al., 2023 (RankMe)](https://arxiv.org/abs/2210.02885)
     """
-    check_embeddings(z)
+    check_embeddings(None, z)
     z = ops.cast(z, "float32")
     centered = z - ops.mean(z, axis=0, keepdims=True)
     # Non-finite embeddings have no rank: NaN, not a value that looks like
@@ -48,7 +49,7 @@ def effective_rank(z):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class EffectiveRank(keras.metrics.Metric):
+class EffectiveRank(EmbeddingSums):
     """Streaming `effective_rank`: the value over every embedding seen.
 
     `update_state(embeddings)` adds a `(batch, dim)` batch to the count, the
@@ -84,39 +85,15 @@ class EffectiveRank(keras.metrics.Metric):
     """
 
     def __init__(self, dim=None, name="effective_rank", dtype=None):
-        check_dim(dim)
-        super().__init__(name=name, dtype=dtype)
-        self.dim = None if dim is None else int(dim)
-        self._state_built = False
-        if self.dim is not None:
-            self._build_state(self.dim)
+        super().__init__(dim=dim, name=name, dtype=dtype)
 
-    def _build_state(self, dim):
-        self.dim = int(dim)
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="count"
-        )
-        self.total = self.add_variable(
-            shape=(self.dim,), initializer="zeros", dtype="float64", name="total"
-        )
+    def build_sums(self, dim):
         self.total_outer = self.add_variable(
-            shape=(self.dim, self.dim),
-            initializer="zeros",
-            dtype="float64",
-            name="total_outer",
+            shape=(dim, dim), initializer="zeros", dtype="float64", name="total_outer"
         )
-        self._state_built = True
 
     def update_state(self, embeddings):
-        shape = check_embeddings(embeddings)
-        if not self._state_built:
-            if shape[1] is None:
-                raise ValueError(
-                    "Cannot infer the embedding dimension from a batch of "
-                    f"unknown static shape; pass `dim`. Received: shape={shape}"
-                )
-            self._build_state(shape[1])
-        check_metric_dim(self.dim, shape)
+        embeddings = self.checked_embeddings(embeddings)
         z = ops.cast(ops.cast(embeddings, "float32"), "float64")
         self.count.assign_add(ops.cast(ops.shape(z)[0], "float64"))
         self.total.assign_add(ops.sum(z, axis=0))
@@ -140,8 +117,3 @@ class EffectiveRank(keras.metrics.Metric):
         value = ops.where(count > 0, value, ops.zeros_like(value))
         value = ops.where(finite, value, ops.cast(float("nan"), value.dtype))
         return ops.cast(value, self.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dim": self.dim})
-        return config

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_ssl.metrics._checks import check_dim, check_embeddings, check_metric_dim
+from keras_ssl.checks import check_embeddings
+from keras_ssl.metrics._base import EmbeddingSums
 from keras_ssl.metrics._ops import divide_no_nan, l2_normalize
 
 
@@ -32,7 +33,7 @@ def embedding_std(z):
     Reference:
         [Chen & He, 2021](https://arxiv.org/abs/2011.10566)
     """
-    check_embeddings(z)
+    check_embeddings(None, z)
     z = l2_normalize(ops.cast(z, "float32"))
     centered = z - ops.mean(z, axis=0, keepdims=True)
     std = ops.sqrt(ops.mean(ops.square(centered), axis=0))
@@ -40,7 +41,7 @@ def embedding_std(z):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class EmbeddingStd(keras.metrics.Metric):
+class EmbeddingStd(EmbeddingSums):
     """Streaming `embedding_std`: the value over every embedding seen.
 
     `update_state(embeddings)` adds a `(batch, dim)` batch to per-dimension
@@ -71,39 +72,15 @@ class EmbeddingStd(keras.metrics.Metric):
     """
 
     def __init__(self, dim=None, name="embedding_std", dtype=None):
-        check_dim(dim)
-        super().__init__(name=name, dtype=dtype)
-        self.dim = None if dim is None else int(dim)
-        self._state_built = False
-        if self.dim is not None:
-            self._build_state(self.dim)
+        super().__init__(dim=dim, name=name, dtype=dtype)
 
-    def _build_state(self, dim):
-        self.dim = int(dim)
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="count"
-        )
-        self.total = self.add_variable(
-            shape=(self.dim,), initializer="zeros", dtype="float64", name="total"
-        )
+    def build_sums(self, dim):
         self.total_squares = self.add_variable(
-            shape=(self.dim,),
-            initializer="zeros",
-            dtype="float64",
-            name="total_squares",
+            shape=(dim,), initializer="zeros", dtype="float64", name="total_squares"
         )
-        self._state_built = True
 
     def update_state(self, embeddings):
-        shape = check_embeddings(embeddings)
-        if not self._state_built:
-            if shape[1] is None:
-                raise ValueError(
-                    "Cannot infer the embedding dimension from a batch of "
-                    f"unknown static shape; pass `dim`. Received: shape={shape}"
-                )
-            self._build_state(shape[1])
-        check_metric_dim(self.dim, shape)
+        embeddings = self.checked_embeddings(embeddings)
         z = ops.cast(l2_normalize(ops.cast(embeddings, "float32")), "float64")
         self.count.assign_add(ops.cast(ops.shape(z)[0], "float64"))
         self.total.assign_add(ops.sum(z, axis=0))
@@ -116,8 +93,3 @@ class EmbeddingStd(keras.metrics.Metric):
         mean_squares = divide_no_nan(self.total_squares, self.count)
         variance = ops.maximum(mean_squares - ops.square(mean), 0.0)
         return ops.cast(ops.mean(ops.sqrt(variance)), self.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"dim": self.dim})
-        return config

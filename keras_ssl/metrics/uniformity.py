@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_ssl.metrics._checks import check_embeddings, check_positive
-from keras_ssl.metrics._ops import divide_no_nan, l2_normalize
+from keras_ssl.checks import check_embeddings, check_positive
+from keras_ssl.metrics._base import RunningMean
+from keras_ssl.metrics._ops import l2_normalize
 
 
 def uniformity(z, t=2):
@@ -35,7 +36,7 @@ def uniformity(z, t=2):
         [Wang & Isola, 2020](https://arxiv.org/abs/2005.10242)
     """
     check_positive("t", t)
-    check_embeddings(z, min_batch=2)
+    check_embeddings(None, z, min_batch=2)
     z = l2_normalize(ops.cast(z, "float32"))
     n = ops.shape(z)[0]
     squared_norms = ops.sum(ops.square(z), axis=-1)
@@ -52,7 +53,7 @@ def uniformity(z, t=2):
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
-class Uniformity(keras.metrics.Metric):
+class Uniformity(RunningMean):
     """Mean of the batch-level `uniformity` over the batches seen.
 
     Uniformity is defined on pairs within a batch, so it does not stream:
@@ -80,20 +81,11 @@ class Uniformity(keras.metrics.Metric):
         check_positive("t", t)
         super().__init__(name=name, dtype=dtype)
         self.t = float(t)
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float64", name="count"
-        )
 
     def update_state(self, embeddings):
         value = uniformity(embeddings, t=self.t)
         self.total.assign_add(ops.cast(value, "float64"))
         self.count.assign_add(ops.ones((), dtype="float64"))
-
-    def result(self):
-        return ops.cast(divide_no_nan(self.total, self.count), self.dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from keras_ssl.cross_replica import gather_from_replicas
 from keras_ssl.losses.barlow_twins import barlow_twins
-from keras_ssl.models.ssl_model import gather_from_replicas
 from keras_ssl.models.two_view_model import TwoViewModel
 
 

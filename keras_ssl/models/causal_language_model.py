@@ -101,6 +101,9 @@ class CausalLanguageModel(TextSSLModel):
 
     Example:
 
+    >>> from keras_ssl.encoders import transformer_decoder
+    >>> from keras_ssl.tokenizers import TextPreprocessor
+    >>> vocab = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "a", "small", "cat"]
     >>> pre = TextPreprocessor(vocab, sequence_length=32)
     >>> dec = transformer_decoder(pre.vocabulary_size, 32)
     >>> model = CausalLanguageModel(dec, pre)

@@ -18,7 +18,10 @@ class DeepCluster(SSLModel):
     At the start of every epoch the encoder embeds the whole training set,
     scikit-learn's k-means (which re-seeds empty clusters itself) groups the
     L2-normalised embeddings into `num_clusters` clusters, the cluster ids
-    become the pseudo-labels, and the classifier head is re-initialised.
+    become the pseudo-labels, and the classifier head is re-initialised
+    (from the model's own `keras.random.SeedGenerator`, whose state is saved
+    with the model and by `RunCheckpoint`, so a resumed run re-initialises
+    it exactly as an uninterrupted one; no global random state is read).
     During the epoch the model learns to predict the pseudo-label of an
     augmented view of each image. Use `make_training_data` to get the
     `tf.data` pipeline and the callback that does the re-clustering:
@@ -36,7 +39,10 @@ class DeepCluster(SSLModel):
         encoder: `keras.Model` from images in `[0, 1]` to `(batch, dim)`.
         num_clusters: k of k-means, >= 2.
         augmenter: view augmenter (default `ViewAugmenter`).
-        seed: augmenter and k-means seed.
+        seed: seed of the augmenter, of k-means and of the head
+            re-initialisation. With `None`, k-means draws from NumPy's
+            global generator: pass a seed for reproducible (and exactly
+            resumable) runs.
 
     Reference:
         [Caron et al., 2018](https://arxiv.org/abs/1807.05520)
@@ -61,6 +67,12 @@ class DeepCluster(SSLModel):
         self.augmenter = augmenter
         self.head = keras.layers.Dense(num_clusters, name="cluster_head")
         self.head.build(encoder.output_shape)
+        # Its own stream for `reset_head`, apart from the augmenter's
+        # sub-seeds (`seed * 7919 + k`, k small).
+        self.head_seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed * 7919 + 7918,
+            name="head_seed_generator",
+        )
         self.cluster_accuracy = keras.metrics.Mean(name="cluster_accuracy")
         self.build()
 
@@ -95,9 +107,14 @@ class DeepCluster(SSLModel):
         self.cluster_accuracy.update_state(outputs["correct"])
 
     def reset_head(self):
-        """Re-initialises the classifier head (new clusters, new classes)."""
+        """Re-initialises the classifier head (new clusters, new classes).
+
+        The kernel is drawn (Glorot uniform) from `head_seed_generator`, so
+        successive resets differ and a run with a `seed` is reproducible.
+        """
         kernel, bias = self.head.kernel, self.head.bias
-        kernel.assign(keras.initializers.GlorotUniform()(kernel.shape))
+        initializer = keras.initializers.GlorotUniform(seed=self.head_seed_generator)
+        kernel.assign(initializer(kernel.shape, dtype=kernel.dtype))
         bias.assign(ops.zeros(bias.shape))
 
     def make_training_data(self, images, batch_size=256, shuffle_seed=None):

@@ -6,6 +6,7 @@ import keras
 import keras_hub
 from keras import ops
 
+from keras_ssl.checks import check_int_range
 from keras_ssl.layers.patchify import Patchify, check_patch_size
 from keras_ssl.layers.random_patch_masking import RandomPatchMasking, gather_tokens
 from keras_ssl.models.image_inputs import prepare_images
@@ -36,13 +37,6 @@ def masked_patch_loss(predictions, targets, mask, norm_pix_loss=False, eps=1e-6)
         targets = (targets - mean) / ops.sqrt(var + eps)
     per_patch = ops.mean(ops.square(predictions - targets), axis=-1)
     return per_patch * ops.cast(mask, "float32")
-
-
-def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(
-            f"Argument `{name}` must be an int >= {low}. Received: {name}={value!r}"
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -119,7 +113,7 @@ class MaskedAutoencoder(SSLModel):
             ("num_heads", num_heads, 1),
             ("mlp_ratio", mlp_ratio, 1),
         ):
-            _check_int(name, value, low)
+            check_int_range(name, value, low)
         for name, dim in (("encoder_dim", encoder_dim), ("decoder_dim", decoder_dim)):
             if dim % num_heads:
                 raise ValueError(

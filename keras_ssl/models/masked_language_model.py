@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from keras_ssl.augmentation.token_masker import TokenMasker
+from keras_ssl.cross_replica import global_mean
 from keras_ssl.layers.mlm_head import MLMHead
-from keras_ssl.models.ssl_model import global_mean
 from keras_ssl.models.text_inputs import (
     TextSSLModel,
     embedding_matrix_getter,
@@ -69,6 +69,9 @@ class MaskedLanguageModel(TextSSLModel):
 
     Example:
 
+    >>> from keras_ssl.encoders import transformer_encoder
+    >>> from keras_ssl.tokenizers import TextPreprocessor
+    >>> vocab = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "a", "small", "cat"]
     >>> pre = TextPreprocessor(vocab, sequence_length=32)
     >>> enc = transformer_encoder(pre.vocabulary_size, 32)
     >>> model = MaskedLanguageModel(enc, pre)

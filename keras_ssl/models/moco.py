@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from keras_ssl.checks import check_positive
+from keras_ssl.cross_replica import gather_from_replicas
 from keras_ssl.layers.memory_bank import MemoryBank
 from keras_ssl.losses.info_nce import info_nce
-from keras_ssl.losses.nt_xent import _check_temperature
 from keras_ssl.models.momentum_target import (
     check_momentum,
     ema_update,
@@ -13,7 +14,6 @@ from keras_ssl.models.momentum_target import (
     momentum_at,
     weight_pairs,
 )
-from keras_ssl.models.ssl_model import gather_from_replicas
 from keras_ssl.models.two_view_model import TwoViewModel
 
 
@@ -67,7 +67,7 @@ class MoCo(TwoViewModel):
         seed=None,
         **kwargs,
     ):
-        _check_temperature(temperature)
+        check_positive("temperature", temperature)
         super().__init__(
             encoder,
             projection_dim=projection_dim,

@@ -5,8 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_ssl.cross_replica import assign_on_every_replica
 from keras_ssl.layers.projection_head import ProjectionHead
-from keras_ssl.layers.replica_assign import assign_on_every_replica
 
 
 def check_momentum(base_momentum):

@@ -5,9 +5,10 @@ import keras_hub
 from keras import ops
 
 from keras_ssl.augmentation.token_masker import TokenMasker
+from keras_ssl.compat import flatten_layers
+from keras_ssl.cross_replica import global_mean
 from keras_ssl.encoders.transformer_encoder import transformer_encoder
 from keras_ssl.layers.mlm_head import MLMHead
-from keras_ssl.models.ssl_model import global_mean
 from keras_ssl.models.text_inputs import (
     TextSSLModel,
     check_text_encoder,
@@ -28,7 +29,7 @@ def _check_weight(name, value, allow_zero):
 
 def _transformer_settings(encoder):
     """`(num_heads, intermediate_dim, dropout)` of the encoder's first block."""
-    for layer in encoder._flatten_layers(include_self=False):
+    for layer in flatten_layers(encoder):
         if isinstance(layer, keras_hub.layers.TransformerEncoder):
             return layer.num_heads, layer.intermediate_dim, layer.dropout
     return None
@@ -110,11 +111,13 @@ class ReplacedTokenDetection(TextSSLModel):
 
     Example:
 
-    >>> pre = TextPreprocessor(vocab, sequence_length=32)
-    >>> enc = transformer_encoder(pre.vocabulary_size, 32)
-    >>> model = ReplacedTokenDetection(enc, pre)
-    >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3))
-    >>> model.fit(token_ids, batch_size=64)  # doctest: +SKIP
+    ```python
+    pre = TextPreprocessor(vocab, sequence_length=32)
+    enc = transformer_encoder(pre.vocabulary_size, 32)
+    model = ReplacedTokenDetection(enc, pre)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    model.fit(token_ids, batch_size=64)
+    ```
 
     Reference:
         [Clark et al., 2020](https://arxiv.org/abs/2003.10555)

@@ -3,8 +3,9 @@
 import keras
 from keras import ops
 
-from keras_ssl.losses.nt_xent import _check_temperature, nt_xent_logits
-from keras_ssl.models.ssl_model import gather_from_replicas
+from keras_ssl.checks import check_positive
+from keras_ssl.cross_replica import gather_from_replicas
+from keras_ssl.losses.nt_xent import nt_xent_logits
 from keras_ssl.models.two_view_model import TwoViewModel, check_vector_encoder
 
 __all__ = ["SimCLR", "check_vector_encoder"]
@@ -52,7 +53,7 @@ class SimCLR(TwoViewModel):
         seed=None,
         **kwargs,
     ):
-        _check_temperature(temperature)
+        check_positive("temperature", temperature)
         super().__init__(
             encoder,
             projection_dim=projection_dim,

@@ -5,8 +5,10 @@ import warnings
 import keras
 from keras import ops
 
-from keras_ssl.losses.nt_xent import _check_temperature, nt_xent_logits
-from keras_ssl.models.ssl_model import gather_from_replicas
+from keras_ssl.checks import check_positive
+from keras_ssl.compat import flatten_layers
+from keras_ssl.cross_replica import gather_from_replicas
+from keras_ssl.losses.nt_xent import nt_xent_logits
 from keras_ssl.models.text_inputs import TextSSLModel
 
 _NOISE_LAYERS = (
@@ -20,7 +22,7 @@ def has_dropout(encoder):
     """Whether `encoder` holds a dropout layer with a rate > 0."""
     return any(
         isinstance(layer, _NOISE_LAYERS) and getattr(layer, "rate", 0) > 0
-        for layer in encoder._flatten_layers(include_self=False)
+        for layer in flatten_layers(encoder)
     )
 
 
@@ -75,11 +77,13 @@ class SimCSE(TextSSLModel):
 
     Example:
 
-    >>> pre = TextPreprocessor(vocab, sequence_length=32)
-    >>> enc = transformer_encoder(pre.vocabulary_size, 32, dropout=0.1)
-    >>> model = SimCSE(enc, pre)
-    >>> model.compile(optimizer=keras.optimizers.AdamW(3e-5))
-    >>> model.fit(texts, batch_size=64)  # doctest: +SKIP
+    ```python
+    pre = TextPreprocessor(vocab, sequence_length=32)
+    enc = transformer_encoder(pre.vocabulary_size, 32, dropout=0.1)
+    model = SimCSE(enc, pre)
+    model.compile(optimizer=keras.optimizers.AdamW(3e-5))
+    model.fit(texts, batch_size=64)
+    ```
 
     Reference:
         [Gao et al., 2021](https://arxiv.org/abs/2104.08821)
@@ -97,7 +101,7 @@ class SimCSE(TextSSLModel):
         augmenter=None,
         **kwargs,
     ):
-        _check_temperature(temperature)
+        check_positive("temperature", temperature)
         if augmenter is not None and not isinstance(augmenter, keras.layers.Layer):
             raise ValueError(
                 "Argument `augmenter` must be None or a Keras layer on token "

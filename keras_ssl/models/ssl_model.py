@@ -6,67 +6,25 @@ import warnings
 import keras
 import tensorflow as tf
 from keras import ops
-from keras.src.losses.loss import scale_loss_for_distribution
+
+from keras_ssl.compat import in_multi_worker_mode, scale_loss_for_distribution
+
+# Re-exported: the cross-replica helpers used to live here.
+from keras_ssl.cross_replica import (  # noqa: F401
+    gather_from_replicas,
+    global_mean,
+    global_sum,
+    num_replicas,
+)
 
 _SEED_STATE_KEY = "seed_generator_state_"
 
 
-def _replica_context():
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync < 2:
-        return None
-    return context
-
-
-def global_sum(value):
-    """Sums `value` over all replicas (identity without a strategy)."""
-    context = _replica_context()
-    if context is None:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
-def num_replicas():
-    """Number of replicas in sync (1 without a strategy)."""
-    context = _replica_context()
-    return 1 if context is None else context.num_replicas_in_sync
-
-
-def global_mean(value_sum, count):
-    """This replica's share of a mean over the global batch.
-
-    `value_sum` is the sum of a per-example quantity on this replica and
-    `count` the number of examples it sums over; the shares of all replicas
-    add up to the global mean. Objectives with several terms normalised by
-    different counts (MLM + NSP, generator + discriminator) add their
-    `global_mean`s and return `count=None` from `compute_objective`.
-    """
-    value_sum = ops.cast(value_sum, "float32")
-    count = ops.cast(ops.stop_gradient(count), "float32")
-    return value_sum / ops.maximum(global_sum(count), 1.0)
-
-
 def _multi_worker(strategy):
     """Whether Keras treats `strategy` as multi-worker (as its trainer does)."""
-    return (
-        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        and strategy.extended._in_multi_worker_mode()
-    )
-
-
-def gather_from_replicas(value):
-    """Concatenates `value` from all replicas along axis 0.
-
-    Returns `(gathered, offset)` where `offset` is the index of this
-    replica's first row in `gathered`. Gradients flow back to this replica's
-    rows. Without a strategy, returns `(value, 0)`.
-    """
-    context = _replica_context()
-    if context is None:
-        return value, 0
-    gathered = context.all_gather(value, axis=0)
-    offset = context.replica_id_in_sync_group * ops.shape(value)[0]
-    return gathered, offset
+    return isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ) and in_multi_worker_mode(strategy)
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -184,8 +142,10 @@ class SSLModel(keras.Model):
         # Keras (3.15) MEAN-reduces the first batch across the replicas only
         # to learn its shapes; across workers that is a collective
         # all-reduce, which has no kernel for uint8 images or strings. Take
-        # this worker's first replica's batch instead.
-        strategy = self._distribute_strategy
+        # this worker's first replica's batch instead. (This overrides a
+        # private `keras.Model` method; `tests/compat_test.py` checks that
+        # it still exists.)
+        strategy = self.distribute_strategy
         if iterator is not None and _multi_worker(strategy):
             for _, _, it in iterator:
                 data_batch = tf.nest.map_structure(
@@ -232,7 +192,7 @@ class SSLModel(keras.Model):
 
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__, so optimizers see all the
-        # variables before compile (DESIGN §7).
+        # variables before compile: nothing is left to build here.
         self.built = True
 
     def get_config(self):

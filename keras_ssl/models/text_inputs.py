@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.compat import flatten_layers
 from keras_ssl.models.ssl_model import SSLModel
 from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
 
@@ -107,7 +108,7 @@ def tied_token_embedding(encoder, vocabulary_size, name="encoder", required=True
     and `required`, or when the embedding's size is not `vocabulary_size`.
     """
     embedding = None
-    for layer in encoder._flatten_layers(include_self=False):
+    for layer in flatten_layers(encoder):
         if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
             embedding = layer.token_embedding
             break

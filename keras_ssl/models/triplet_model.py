@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
+from keras_ssl.cross_replica import gather_from_replicas
 from keras_ssl.losses._distances import masked_max, masked_min, pairwise_distance
 from keras_ssl.losses.batch_hard_triplet import batch_hard_triplet
 from keras_ssl.losses.batch_semi_hard_triplet import batch_semi_hard_triplet
-from keras_ssl.models.ssl_model import gather_from_replicas
 from keras_ssl.models.two_view_model import TwoViewModel
 
 MINING = {"batch_hard": batch_hard_triplet, "semi_hard": batch_semi_hard_triplet}

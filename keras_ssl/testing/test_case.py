@@ -27,9 +27,11 @@ class TestCase:
 
     Example:
 
+    >>> from keras_ssl.layers import ProjectionHead
     >>> class ProjectionHeadTest(TestCase):
     ...     def test_config(self):
     ...         self.assert_serialization_round_trip(ProjectionHead(8))
+    >>> ProjectionHeadTest().test_config()
     """
 
     @staticmethod

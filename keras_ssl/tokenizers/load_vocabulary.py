@@ -26,8 +26,16 @@ def load_vocabulary(path):
 
     Example:
 
-    >>> vocab = load_vocabulary("runs/mlm-<stamp>/vocabulary.txt")
-    >>> TextPreprocessor(vocab, sequence_length=64)  # doctest: +SKIP
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "vocabulary.txt")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("[PAD]\\n[CLS]\\n[SEP]\\n[UNK]\\n[MASK]\\na\\ncat\\n")
+    >>> vocab = load_vocabulary(path)
+    >>> vocab[-2:]
+    ['a', 'cat']
+    >>> from keras_ssl.tokenizers import TextPreprocessor
+    >>> pre = TextPreprocessor(vocab, sequence_length=64)
     """
     if not isinstance(path, str | os.PathLike) or not os.fspath(path):
         raise ValueError(

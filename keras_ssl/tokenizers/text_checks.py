@@ -7,6 +7,8 @@ function of that name, which a submodule of the same name would shadow.
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.checks import check_int_range
+
 EMPTY_MODES = ("raise", "drop", "keep")
 
 
@@ -166,18 +168,6 @@ def _check_preprocessor(preprocessor):
         )
 
 
-def _check_batch_size(batch_size):
-    if (
-        not isinstance(batch_size, int)
-        or isinstance(batch_size, bool)
-        or (batch_size < 1)
-    ):
-        raise ValueError(
-            "Argument `batch_size` must be an int >= 1. "
-            f"Received: batch_size={batch_size!r}"
-        )
-
-
 def _row_lengths(pieces):
     if isinstance(pieces, tf.RaggedTensor):
         return tf.cast(pieces.row_lengths(), "int32")
@@ -202,7 +192,7 @@ def word_piece_lengths(preprocessor, texts, second_texts=None, batch_size=1024):
         A 1-D int32 NumPy array, one length per text.
     """
     _check_preprocessor(preprocessor)
-    _check_batch_size(batch_size)
+    check_int_range("batch_size", batch_size, 1)
     texts = check_texts(texts, "texts", empty="keep")
     if second_texts is None:
         data = tf.data.Dataset.from_tensor_slices(texts.tolist())
@@ -251,6 +241,8 @@ def count_truncated(preprocessor, texts, second_texts=None, batch_size=1024):
 
     Example:
 
+    >>> from keras_ssl.tokenizers import TextPreprocessor
+    >>> vocab = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "a", "black", "cat"]
     >>> pre = TextPreprocessor(vocab, sequence_length=4)
     >>> count_truncated(pre, ["a cat", "a small black cat"])
     1

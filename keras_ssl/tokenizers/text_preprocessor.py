@@ -49,9 +49,11 @@ class TextPreprocessor(keras.layers.Layer):
 
     Example:
 
-    >>> pre = TextPreprocessor(vocab, sequence_length=16)
-    >>> pre(tf.constant(["a small cat"])).shape
-    TensorShape([1, 16])
+    >>> vocab = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "a", "small", "cat"]
+    >>> pre = TextPreprocessor(vocab, sequence_length=8)
+    >>> pre(tf.constant(["a small cat"]))
+    <tf.Tensor: shape=(1, 8), dtype=int32, numpy=array([[1, 5, 6, 7, 2, 0, 0, 0]],
+    dtype=int32)>
     """
 
     def __init__(self, vocabulary, sequence_length=64, lowercase=True, **kw):
@@ -178,8 +180,12 @@ class TextPreprocessor(keras.layers.Layer):
 
         Example:
 
-        >>> pre = TextPreprocessor(vocab, sequence_length=12)
+        >>> vocab = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]", "a", "cat", "it",
+        ...          "sat"]
+        >>> pre = TextPreprocessor(vocab, sequence_length=10)
         >>> ids = pre.pack_pair(tf.constant(["a cat"]), tf.constant(["it sat"]))
+        >>> ids.numpy().tolist()  # [CLS] a cat [SEP] it sat [SEP] [PAD] ...
+        [[1, 5, 6, 2, 7, 8, 2, 0, 0, 0]]
         """
         first = self._as_strings(first, "first")
         second = self._as_strings(second, "second")

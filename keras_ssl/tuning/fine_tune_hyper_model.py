@@ -7,7 +7,13 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.evaluation.fine_tune import freeze_below_top, warmup_cosine_schedule
+from keras_ssl.compat import seed_scope
+from keras_ssl.evaluation.fine_tune import class_weights, freeze_below_top
+from keras_ssl.evaluation.fine_tune_settings import (
+    FineTuneSettings,
+    resolve_settings,
+)
+from keras_ssl.schedules import warmup_cosine
 from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
 
 _NORMS = (keras.layers.LayerNormalization, keras.layers.BatchNormalization)
@@ -30,6 +36,15 @@ HYPERPARAMETER_NAMES = (
     "trainable_layers",
     "head_units",
     "batch_size",
+)
+# Settings of `FineTuneSettings` a trial has no use for: they must keep
+# their defaults in the base settings.
+_UNSUPPORTED = (
+    "freeze_encoder",
+    "gradual_unfreezing",
+    "probe_epochs",
+    "validation_split",
+    "early_stopping_patience",
 )
 
 
@@ -85,26 +100,43 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
     length of the schedule depends on the number of examples and the batch
     size; a trial whose loss becomes NaN is marked failed.
 
+    `settings` (a `keras_ssl.evaluation.FineTuneSettings`) is the base of
+    every trial: the searched hyperparameters override its `learning_rate`,
+    `weight_decay`, `dropout`, `trainable_layers` and `batch_size`
+    (`trial_settings(hp)` gives a trial's settings); its `warmup_fraction`,
+    `head_norm`, `head_l2`, `class_weight` and `seed` apply to every trial,
+    and the tuner's `epochs` replaces its `epochs`. The keyword arguments
+    `warmup_fraction`, `head_norm` and `seed` override the settings'.
+
     Args:
         encoder: `keras.Model` returning `(batch, dim)`, or a dict holding
             `output_key`.
         num_classes: number of classes, >= 2.
         learning_rate, weight_decay, dropout, trainable_layers, head_units,
             batch_size: search space (see above); `None` keeps the default.
-        warmup_fraction: fraction of the steps of linear warm-up.
-        head_norm: batch-normalize the features before the head.
+        warmup_fraction: fraction of the steps of linear warm-up, in
+            [0, 1); `None` keeps that of `settings` (default 0.1).
+        head_norm: batch-normalize the features before the head; `None`
+            keeps that of `settings` (default True).
         output_key: the output to use when the encoder returns a dict.
         seed: seed of the head initialisation and of the data order (the
-            same for every trial, so trials differ only in hyperparameters).
+            same for every trial, so trials differ only in hyperparameters);
+            `None` keeps that of `settings` (default 0).
         name: name of the hypermodel.
         tunable: whether the hyperparameters are added to the search space.
+        settings: the base `FineTuneSettings` of every trial (see above);
+            `None`: `FineTuneSettings()`.
 
     Example:
 
-    >>> hypermodel = FineTuneHyperModel(encoder, num_classes=10, dropout=0.1)
-    >>> tuner = make_tuner("random", hypermodel, "runs/search", max_trials=5)
-    >>> tuner.search(x, y, validation_data=(x_val, y_val), epochs=3)
-    >>> tuner.get_best_hyperparameters()[0].values  # doctest: +SKIP
+    ```python
+    settings = FineTuneSettings(class_weight="balanced", seed=1)
+    hypermodel = FineTuneHyperModel(encoder, num_classes=10, dropout=0.1,
+                                    settings=settings)
+    tuner = make_tuner("random", hypermodel, "runs/search", max_trials=5)
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=3)
+    tuner.get_best_hyperparameters()[0].values
+    ```
     """
 
     metric_names = ("loss", "accuracy", "val_loss", "val_accuracy")
@@ -119,12 +151,13 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         trainable_layers=None,
         head_units=None,
         batch_size=None,
-        warmup_fraction=0.1,
-        head_norm=True,
+        warmup_fraction=None,
+        head_norm=None,
         output_key="pooled_output",
-        seed=0,
+        seed=None,
         name="fine_tune",
         tunable=True,
+        settings=None,
     ):
         super().__init__(name=name, tunable=tunable)
         if not isinstance(encoder, keras.Model):
@@ -137,18 +170,34 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
                 "Argument `num_classes` must be an int >= 2. "
                 f"Received: num_classes={num_classes!r}"
             )
-        if not is_real(warmup_fraction) or not 0 <= warmup_fraction < 1:
+        if warmup_fraction is not None and (
+            not is_real(warmup_fraction) or not 0 <= warmup_fraction < 1
+        ):
             raise ValueError(
                 "Argument `warmup_fraction` must be in [0, 1). "
                 f"Received: warmup_fraction={warmup_fraction!r}"
             )
+        overrides = {
+            "warmup_fraction": warmup_fraction,
+            "head_norm": head_norm,
+            "seed": seed,
+        }
+        self.settings = resolve_settings(
+            settings, {k: v for k, v in overrides.items() if v is not None}
+        )
+        if not self.settings.warmup_fraction < 1:
+            raise ValueError(
+                "Argument `warmup_fraction` must be in [0, 1). Received: "
+                f"settings with warmup_fraction={self.settings.warmup_fraction!r}"
+            )
+        _check_supported(self.settings)
         self.encoder = encoder
         self.num_classes = int(num_classes)
         self.num_blocks = count_blocks(encoder)
-        self.warmup_fraction = float(warmup_fraction)
-        self.head_norm = head_norm
+        self.warmup_fraction = self.settings.warmup_fraction
+        self.head_norm = self.settings.head_norm
         self.output_key = output_key
-        self.seed = seed
+        self.seed = self.settings.seed
         given = {
             "learning_rate": learning_rate,
             "weight_decay": weight_decay,
@@ -239,23 +288,42 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
     def declare_hyperparameters(self, hp):
         self.declare(hp)
 
+    def trial_settings(self, hp):
+        """The `FineTuneSettings` of the trial `hp`: the base settings with the
+        searched values (`head_units` is not a setting: see `declare`).
+
+        Args:
+            hp: the trial's `HyperParameters`.
+
+        Returns:
+            A `keras_ssl.evaluation.FineTuneSettings`.
+        """
+        values = self.declare(hp)
+        return self.settings.replace(
+            learning_rate=values["learning_rate"],
+            weight_decay=values["weight_decay"],
+            dropout=values["dropout"],
+            trainable_layers=values["trainable_layers"],
+            batch_size=values["batch_size"],
+        )
+
     # -- model -------------------------------------------------------------
 
     def build(self, hp):
         """A compiled classifier on a fresh copy of the encoder."""
         values = self.declare(hp)
-        keras.utils.set_random_seed(self.seed)
-        copy = keras.models.clone_model(self.encoder)
-        copy.set_weights(self.encoder.get_weights())
-        k = values["trainable_layers"]
-        if k >= self.num_blocks:
-            copy.trainable = True
-        elif k == 0:
-            copy.trainable = False
-        else:
-            freeze_below_top(copy, k)
-        model = self._classifier(copy, values["dropout"], values["head_units"])
-        self._compile(model, values, learning_rate=values["learning_rate"])
+        with seed_scope(self.seed):
+            copy = keras.models.clone_model(self.encoder)
+            copy.set_weights(self.encoder.get_weights())
+            k = values["trainable_layers"]
+            if k >= self.num_blocks:
+                copy.trainable = True
+            elif k == 0:
+                copy.trainable = False
+            else:
+                freeze_below_top(copy, k)
+            model = self._classifier(copy, values["dropout"], values["head_units"])
+            self._compile(model, values, learning_rate=values["learning_rate"])
         return model
 
     def _classifier(self, encoder, dropout, head_units):
@@ -282,7 +350,12 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         if head_units:
             x = keras.layers.Dense(head_units, activation="relu", name="head_hidden")(x)
             x = keras.layers.Dropout(dropout, name="head_hidden_dropout")(x)
-        logits = keras.layers.Dense(self.num_classes, name="classifier_head")(x)
+        head_l2 = self.settings.head_l2
+        logits = keras.layers.Dense(
+            self.num_classes,
+            kernel_regularizer=keras.regularizers.L2(head_l2) if head_l2 else None,
+            name="classifier_head",
+        )(x)
         return keras.Model(inputs, logits, name="classifier")
 
     def _compile(self, model, values, learning_rate):
@@ -295,8 +368,13 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         )
 
     def schedule(self, learning_rate, total_steps):
-        """Linear warm-up to `learning_rate`, then cosine decay to 0."""
-        return warmup_cosine_schedule(learning_rate, total_steps, self.warmup_fraction)
+        """Linear warm-up to `learning_rate`, then cosine decay to 0.
+
+        `keras_ssl.schedules.warmup_cosine` over `total_steps`, the first
+        `warmup_fraction` of them warming up.
+        """
+        warmup_steps = int(total_steps * self.warmup_fraction)
+        return warmup_cosine(learning_rate, total_steps, warmup_steps)
 
     # -- training ----------------------------------------------------------
 
@@ -314,6 +392,9 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         **kwargs,
     ):
         """Trains `model` with the trial's batch size and schedule.
+
+        The data order is seeded (`seed`) as in `build`; the settings'
+        `class_weight` applies unless `class_weight` is passed here.
 
         Args:
             hp: the trial's `HyperParameters`.
@@ -336,26 +417,33 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
         batch_size = min(values["batch_size"], num)
         steps = max(1, (epochs - initial_epoch) * (num // batch_size))
         self._compile(model, values, self.schedule(values["learning_rate"], steps))
-        train = (
-            tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(num, seed=self.seed)
-            .batch(batch_size, drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-        if validation_data is not None:
-            validation_data = tf.data.Dataset.from_tensor_slices(
-                tuple(validation_data)
-            ).batch(256)
-        history = model.fit(
-            train,
-            validation_data=validation_data,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # the tf.data pipeline shuffles
-            **kwargs,
-        )
+        if self.settings.class_weight is not None and "class_weight" not in kwargs:
+            kwargs["class_weight"] = class_weights(
+                self.settings.class_weight, y, self.num_classes
+            )
+        # The same seeds as `build`: the data order depends on TensorFlow's
+        # global seed, which the caller's state must not decide.
+        with seed_scope(self.seed):
+            train = (
+                tf.data.Dataset.from_tensor_slices((x, y))
+                .shuffle(num, seed=self.seed)
+                .batch(batch_size, drop_remainder=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
+            if validation_data is not None:
+                validation_data = tf.data.Dataset.from_tensor_slices(
+                    tuple(validation_data)
+                ).batch(256)
+            history = model.fit(
+                train,
+                validation_data=validation_data,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # the tf.data pipeline shuffles
+                **kwargs,
+            )
         losses = history.history.get("loss", [])
         if losses and not np.all(np.isfinite(losses)):
             raise keras_tuner.errors.FailedTrialError(
@@ -363,3 +451,18 @@ class FineTuneHyperModel(keras_tuner.HyperModel):
                 f"(learning_rate={values['learning_rate']:.3g})."
             )
         return history
+
+
+def _check_supported(settings):
+    """Raises if `settings` asks for what a search trial does not do."""
+    defaults = FineTuneSettings()
+    for name in _UNSUPPORTED:
+        value = getattr(settings, name)
+        if value != getattr(defaults, name):
+            raise ValueError(
+                f"FineTuneHyperModel does not use the setting `{name}` (a "
+                "trial trains every layer `trainable_layers` names, for the "
+                "tuner's epochs, on the data given to `search`). Received: "
+                f"settings with {name}={value!r}; leave it at its default "
+                f"{getattr(defaults, name)!r}"
+            )

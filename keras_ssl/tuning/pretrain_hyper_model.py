@@ -1,6 +1,5 @@
 """A keras-tuner `HyperModel` that searches pretraining hyperparameters."""
 
-import difflib
 import math
 
 import keras
@@ -8,47 +7,41 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.app.pretrain import IMAGE_METHODS, _schedule
+from keras_ssl import recipes
 from keras_ssl.augmentation import ViewAugmenter
+from keras_ssl.checks import check_images, check_name
+from keras_ssl.compat import seed_scope
 from keras_ssl.encoders import conv_encoder
 from keras_ssl.evaluation.embed import embed
 from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 from keras_ssl.metrics.effective_rank import effective_rank
-from keras_ssl.models.two_view_model import TwoViewModel
+from keras_ssl.recipes import shuffled_batches
+from keras_ssl.schedules import capped_warmup_steps, warmup_cosine
 from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
 
-# The image methods that make two augmented views (so augmentation strength
-# means something); SimCLR and MoCo also have a softmax temperature.
-PRETRAIN_METHODS = tuple(
-    name
-    for name, cls in IMAGE_METHODS.items()
-    if isinstance(cls, type) and issubclass(cls, TwoViewModel)
+# The methods with a search space in their recipe (`Recipe.search_space`):
+# the two-view image methods, whose augmentation strength means something.
+# As registered when this module was imported; the hypermodel reads the
+# live registry.
+PRETRAIN_METHODS = recipes.names(searchable=True)
+# Those whose search space has a softmax temperature (SimCLR and MoCo).
+TEMPERATURE_METHODS = tuple(
+    name for name in PRETRAIN_METHODS if "temperature" in recipes.get(name).search_space
 )
-TEMPERATURE_METHODS = ("simclr", "moco")
 PRETRAIN_OBJECTIVES = ("knn_accuracy", "effective_rank")
-
-# name -> (default spec, sampling). A scalar fixes the value, a list gives
-# the choices, a `(low, high)` tuple a range.
-_DEFAULT_SPACE = {
-    "learning_rate": ((1e-4, 1e-2), "log"),
-    "temperature": ((0.05, 0.5), "log"),
-    "crop_scale_min": ((0.08, 0.6), "linear"),
-    "jitter_strength": ((0.0, 0.8), "linear"),
-}
-_FLOAT_NAMES = tuple(_DEFAULT_SPACE)
+#: The hyperparameters a search space may hold (the hypermodel's arguments).
+SEARCH_SPACE_NAMES = (
+    "learning_rate",
+    "temperature",
+    "crop_scale_min",
+    "jitter_strength",
+    "projection_dim",
+)
 
 
 def check_choice(name, value, choices):
     """Raises a `ValueError` naming `name` and `choices` unless `value` is one."""
-    if not isinstance(value, str) or value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-        if not close and isinstance(value, str) and value:
-            close = [c for c in choices if c.startswith(value) or value in c][:1]
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown {name}. Received: {name}={value!r}. Expected one of "
-            f"{list(choices)}.{hint}"
-        )
+    check_name(name, value, choices, cutoff=0.5)
 
 
 class PretrainHyperModel(keras_tuner.HyperModel):
@@ -73,11 +66,13 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     final pretraining `loss` and the other method metrics. A trial whose loss
     or score is not finite is marked failed.
 
-    The search space (hyperparameter names as the tuner reports them):
+    The search space (hyperparameter names as the tuner reports them; the
+    default ranges come from the method's recipe, `Recipe.search_space` in
+    `keras_ssl.recipes`):
 
     - `learning_rate`: peak learning rate, log scale (default 1e-4 to 1e-2).
     - `temperature`: softmax temperature, log scale (default 0.05 to 0.5);
-      SimCLR and MoCo only.
+      the methods whose recipe searches it (SimCLR and MoCo).
     - `crop_scale_min`: lower bound of the random crop's area fraction
       (`ViewAugmenter(crop_scale=(crop_scale_min, 1))`, default 0.08 to
       0.6); smaller is stronger augmentation.
@@ -92,8 +87,9 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     (`learning_rate=(1e-3, 1e-2)`).
 
     Args:
-        method: one of `PRETRAIN_METHODS` (`"simclr"`, `"byol"`,
-            `"simsiam"`, `"barlow_twins"`, `"vicreg"`, `"moco"`,
+        method: a method with a search space in `keras_ssl.recipes`
+            (`keras_ssl.recipes.names(searchable=True)`: `"simclr"`,
+            `"byol"`, `"simsiam"`, `"barlow_twins"`, `"vicreg"`, `"moco"`,
             `"triplet"`).
         image_shape: `(height, width, channels)` of the images.
         objective: `"knn_accuracy"` or `"effective_rank"`.
@@ -113,9 +109,11 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     Example:
 
     >>> hypermodel = PretrainHyperModel("simclr", (28, 28, 1), steps=200)
-    >>> tuner = make_tuner("random", hypermodel, "runs/search", max_trials=6,
-    ...                    objective=hypermodel.tuner_objective)
-    >>> tuner.search(x_unlabelled, knn_data=(x_bank, y_bank, x_query, y_query))
+    >>> tuner = make_tuner(  # doctest: +SKIP
+    ...     "random", hypermodel, "runs/search", max_trials=6,
+    ...     objective=hypermodel.tuner_objective)
+    >>> tuner.search(  # doctest: +SKIP
+    ...     x_unlabelled, knn_data=(x_bank, y_bank, x_query, y_query))
 
     Reference:
         [Garrido et al., 2023 (RankMe)](https://arxiv.org/abs/2210.02885);
@@ -142,8 +140,9 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         tunable=True,
     ):
         super().__init__(name=name, tunable=tunable)
-        check_choice("method", method, PRETRAIN_METHODS)
+        check_choice("method", method, recipes.names(searchable=True))
         check_choice("objective", objective, PRETRAIN_OBJECTIVES)
+        self.recipe = recipes.get(method)
         image_shape = tuple(image_shape)
         if len(image_shape) != 3 or not all(is_int(d) and d > 0 for d in image_shape):
             raise ValueError(
@@ -156,11 +155,24 @@ class PretrainHyperModel(keras_tuner.HyperModel):
                     f"Argument `{arg}` must be a positive int. Received: "
                     f"{arg}={value!r}"
                 )
-        if temperature is not None and method not in TEMPERATURE_METHODS:
-            raise ValueError(
-                f"Argument `temperature` only applies to {list(TEMPERATURE_METHODS)}. "
-                f"Received: temperature={temperature!r} with method={method!r}"
-            )
+        given = {
+            "learning_rate": learning_rate,
+            "temperature": temperature,
+            "crop_scale_min": crop_scale_min,
+            "jitter_strength": jitter_strength,
+            "projection_dim": projection_dim,
+        }
+        for arg, value in given.items():
+            if value is not None and not self._searches(self.recipe, arg):
+                having = [
+                    other
+                    for other in recipes.names(searchable=True)
+                    if self._searches(recipes.get(other), arg)
+                ]
+                raise ValueError(
+                    f"Argument `{arg}` only applies to {having}. "
+                    f"Received: {arg}={value!r} with method={method!r}"
+                )
         self.method = method
         self.image_shape = image_shape
         self.objective = objective
@@ -172,20 +184,18 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         self.seed = seed
         # `make_tuner` checks the objective against these names.
         self.metric_names = (objective, "loss")
-        given = {
-            "learning_rate": learning_rate,
-            "temperature": temperature,
-            "crop_scale_min": crop_scale_min,
-            "jitter_strength": jitter_strength,
-            "projection_dim": projection_dim,
-        }
-        if method not in TEMPERATURE_METHODS:
-            del given["temperature"]
         self.space = {
             name: spec
             for name, value in given.items()
-            if (spec := self._spec(name, value)) is not None
+            if self._searches(self.recipe, name)
+            and (spec := self._spec(name, value)) is not None
         }
+
+    @staticmethod
+    def _searches(recipe, name):
+        """Whether `recipe`'s search space has `name` (`projection_dim`:
+        every method's, fixed at the method's default unless given)."""
+        return name == "projection_dim" or name in recipe.search_space
 
     @property
     def tuner_objective(self):
@@ -217,7 +227,7 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         if value is None:
             if name == "projection_dim":
                 return None
-            (low, high), sampling = _DEFAULT_SPACE[name]
+            (low, high), sampling = self.recipe.search_space[name]
             return ("range", low, high, sampling)
         spec = parse_spec(name, value, lambda v: self._check_value(name, v))
         if spec[0] != "range":
@@ -225,7 +235,7 @@ class PretrainHyperModel(keras_tuner.HyperModel):
         _, low, high = spec
         if name == "projection_dim":
             return ("range", low, high, "linear")
-        sampling = _DEFAULT_SPACE[name][1]
+        sampling = self.recipe.search_space[name][1]
         if sampling == "log" and low <= 0:  # pragma: no cover - checked above
             raise ValueError(f"Argument `{name}` must be > 0. Received: {value!r}")
         return ("range", low, high, sampling)
@@ -245,7 +255,10 @@ class PretrainHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         """A compiled SSL model on a freshly initialised encoder."""
         values = self.declare(hp)
-        keras.utils.set_random_seed(self.seed)
+        with seed_scope(self.seed):
+            return self._build_model(values)
+
+    def _build_model(self, values):
         encoder = conv_encoder(
             self.image_shape,
             widths=self.widths,
@@ -264,29 +277,25 @@ class PretrainHyperModel(keras_tuner.HyperModel):
             kwargs["projection_dim"] = values["projection_dim"]
         if "temperature" in values:
             kwargs["temperature"] = values["temperature"]
-        if self.method == "byol":
-            kwargs["base_momentum"] = 0.9  # as `keras_ssl.app.pretrain`
-        if self.method in ("byol", "moco"):
-            kwargs["total_steps"] = self.steps
-        model = IMAGE_METHODS[self.method](encoder, **kwargs)
-        optimizer = keras.optimizers.AdamW(
-            _schedule(values["learning_rate"], self.steps, warmup_steps=200),
-            weight_decay=1e-4,
+        # The method's measured settings, as `keras_ssl.app.pretrain` uses.
+        defaults = self.recipe.model_defaults(self.steps, self.image_shape)
+        for key, value in defaults.items():
+            kwargs.setdefault(key, value)
+        model = self.recipe.model_class(encoder, **kwargs)
+        schedule = warmup_cosine(
+            values["learning_rate"],
+            self.steps,
+            capped_warmup_steps(self.steps, 200),
+            alpha=0.1,
         )
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=1e-4)
         model.compile(optimizer=optimizer)
         return model
 
     # -- training and scoring ----------------------------------------------
 
     def _check_images(self, x, name):
-        x = np.asarray(x)
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"Argument `{name}` must be images of shape (N, "
-                f"{', '.join(map(str, self.image_shape))}). "
-                f"Received: {name}.shape={x.shape}"
-            )
-        return x
+        return check_images(name, np.asarray(x), shape=self.image_shape)
 
     def _features(self, model, x):
         x = np.asarray(x)
@@ -365,21 +374,23 @@ class PretrainHyperModel(keras_tuner.HyperModel):
             self.score(model, knn_data=None)
         if self.objective == "effective_rank" and rank_images is None:
             self.score(model, rank_images=None)
-        train = (
-            tf.data.Dataset.from_tensor_slices(x)
-            .shuffle(min(len(x), 100_000), seed=self.seed)
-            .batch(self.batch_size, drop_remainder=True)
-            .repeat()
-            .prefetch(tf.data.AUTOTUNE)
-        )
-        history = model.fit(
-            train,
-            epochs=1,
-            steps_per_epoch=self.steps,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,
-        )
+        # Seeded as the model was built (the data order), leaving the
+        # caller's global random state as it was.
+        with seed_scope(self.seed):
+            train = shuffled_batches(
+                tf.data.Dataset.from_tensor_slices(x),
+                len(x),
+                self.batch_size,
+                self.seed,
+            )
+            history = model.fit(
+                train,
+                epochs=1,
+                steps_per_epoch=self.steps,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )
         final = {name: float(v[-1]) for name, v in history.history.items() if v}
         if not all(math.isfinite(v) for v in final.values()):
             raise keras_tuner.errors.FailedTrialError(

@@ -8,6 +8,8 @@ import time
 
 import keras_tuner
 
+from keras_ssl.checks import check_name, check_positive_int
+
 TUNERS = ("random", "hyperband", "bayesian")
 
 
@@ -41,13 +43,7 @@ class _BayesianOptimization(_ProgressMixin, keras_tuner.BayesianOptimization):
 
 def check_tuner_name(name):
     """Raises a `ValueError` (with the closest name) unless `name` is a tuner."""
-    if name not in TUNERS:
-        close = difflib.get_close_matches(str(name).lower(), TUNERS, n=1, cutoff=0.4)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown tuner. Received: tuner={name!r}. Expected one of "
-            f"{list(TUNERS)}.{hint}"
-        )
+    check_name("tuner", name, TUNERS, cutoff=0.4)
 
 
 def _check_objective(objective, hypermodel):
@@ -64,13 +60,6 @@ def _check_objective(objective, hypermodel):
         raise ValueError(
             "Argument `objective` names a metric the model does not produce. "
             f"Received: objective={name!r}. Expected one of {list(produced)}.{hint}"
-        )
-
-
-def _positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(
-            f"Argument `{name}` must be a positive int. Received: {name}={value!r}"
         )
 
 
@@ -126,15 +115,16 @@ def make_tuner(
     Returns:
         A `keras_tuner.Tuner`.
 
-    Example:
+    Example (not run as a doctest: a search trains one model per trial):
 
-    >>> tuner = make_tuner("bayesian", hypermodel, "runs/tuning", max_trials=20)
-    >>> tuner.search(x, y, validation_data=(x_val, y_val), epochs=3)
+    >>> tuner = make_tuner(  # doctest: +SKIP
+    ...     "bayesian", hypermodel, "runs/tuning", max_trials=20)
+    >>> tuner.search(x, y, validation_data=(x_val, y_val), epochs=3)  # doctest: +SKIP
     """
     check_tuner_name(name)
     _check_objective(objective, hypermodel)
-    _positive_int("max_trials", max_trials)
-    _positive_int("max_consecutive_failed_trials", max_consecutive_failed_trials)
+    check_positive_int("max_trials", max_trials)
+    check_positive_int("max_consecutive_failed_trials", max_consecutive_failed_trials)
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise ValueError(
             f"Argument `seed` must be an int >= 0. Received: seed={seed!r}"
@@ -175,7 +165,7 @@ def make_tuner(
                 "The hyperband tuner needs `max_epochs` (the most epochs one "
                 "model trains). Received: max_epochs=None"
             )
-        _positive_int("max_epochs", max_epochs)
+        check_positive_int("max_epochs", max_epochs)
         # Brackets repeat without end (`hyperband_iterations=0`); the trial
         # budget is `max_trials`, as for the other tuners.
         tuner = _Hyperband(

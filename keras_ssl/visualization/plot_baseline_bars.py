@@ -39,7 +39,12 @@ def plot_baseline_bars(rows, path, columns=None, title=None):
 
     Example:
 
-    >>> rows = evaluate_images(model)
+    >>> rows = [
+    ...     {"task": "fmnist", "protocol": "linear_probe", "ssl": 0.797,
+    ...      "random_init": 0.781, "raw_input": 0.793},
+    ...     {"task": "fmnist", "protocol": "knn@20", "ssl": 0.798,
+    ...      "raw_input": 0.846},
+    ... ]
     >>> plot_baseline_bars(rows, "baselines.png")
     'baselines.png'
     """

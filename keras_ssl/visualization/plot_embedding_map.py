@@ -48,8 +48,16 @@ def plot_embedding_map(
 
     Example:
 
-    >>> features = embed(model.encoder, test.x[:2000] / 255)
-    >>> plot_embedding_map(features, test.y[:2000], "map.png",
+    >>> features = np.random.default_rng(0).normal(size=(40, 8))
+    >>> labels = np.repeat(np.arange(4), 10)
+    >>> plot_embedding_map(features, labels, "map.png", method="pca")
+    'map.png'
+
+    On a trained encoder (not run here):
+
+    >>> from keras_ssl.evaluation import embed  # doctest: +SKIP
+    >>> features = embed(model.encoder, test.x[:2000] / 255)  # doctest: +SKIP
+    >>> plot_embedding_map(features, test.y[:2000], "map.png",  # doctest: +SKIP
     ...                    label_names=test.label_names)
     'map.png'
 

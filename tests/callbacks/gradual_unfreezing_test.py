@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from keras_ssl.callbacks import GradualUnfreezing
-from keras_ssl.callbacks.gradual_unfreezing import encoder_blocks
 from keras_ssl.evaluation import build_classifier, fine_tune
+from keras_ssl.evaluation.gradual_unfreezing import encoder_blocks
 
 
 def dense_encoder(name="encoder"):
@@ -156,3 +156,14 @@ def test_bad_arguments():
     model.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="part of the trained model"):
         model.fit(*data(), epochs=1, verbose=0, callbacks=[GradualUnfreezing(encoder)])
+
+
+def test_old_import_paths_still_work():
+    """The callback lives in keras_ssl.evaluation; the old paths re-export it."""
+    from keras_ssl.callbacks import gradual_unfreezing as old
+    from keras_ssl.evaluation import GradualUnfreezing as moved
+    from keras_ssl.evaluation import gradual_unfreezing as new
+
+    assert GradualUnfreezing is moved is old.GradualUnfreezing
+    assert old.encoder_blocks is new.encoder_blocks
+    assert old.set_trainable_blocks is new.set_trainable_blocks

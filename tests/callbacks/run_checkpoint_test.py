@@ -1,4 +1,4 @@
-"""`RunCheckpoint` on a tiny regression model (fast; no SSL model needed).
+"""`RunCheckpoint` and `fit_resumable` on a tiny regression model (fast).
 
 The SSL pretraining workflows are tested end to end (SIGKILL, EMA, queues,
 text, DeepCluster) in tests/workflows/resume_test.py.
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_ssl.app.resume import fit_resumable
 from keras_ssl.callbacks import RunCheckpoint
 
 STEPS, EPOCHS = 4, 3
@@ -69,7 +70,7 @@ def assert_same(a, b):
 def uninterrupted(tmp_path_factory):
     model = build()
     checkpoint = RunCheckpoint(tmp_path_factory.mktemp("full") / "ckpt", save_freq=3)
-    history = checkpoint.fit(model, make_dataset, EPOCHS, STEPS, verbose=0)
+    history = fit_resumable(model, checkpoint, make_dataset, EPOCHS, STEPS, verbose=0)
     return model, history.history
 
 
@@ -80,15 +81,21 @@ def test_fit_resumes_exactly(tmp_path, uninterrupted, crash_at):
     # one at the end of epoch 1, after 7 the one at 6 (mid-epoch 2).
     directory = tmp_path / "ckpt"
     with pytest.raises(KeyboardInterrupt):
-        RunCheckpoint(directory, save_freq=3).fit(
-            build(), make_dataset, EPOCHS, STEPS, callbacks=[Crash(crash_at)], verbose=0
+        fit_resumable(
+            build(),
+            RunCheckpoint(directory, save_freq=3),
+            make_dataset,
+            EPOCHS,
+            STEPS,
+            callbacks=[Crash(crash_at)],
+            verbose=0,
         )
     checkpoint = RunCheckpoint(directory, save_freq=3)
     expected_step = {2: None, 3: 3, 5: 4, 7: 6}[crash_at]
     state = checkpoint.read_state()
     assert (state and state["step"]) == expected_step
     model = build()
-    history = checkpoint.fit(model, make_dataset, EPOCHS, STEPS, verbose=0)
+    history = fit_resumable(model, checkpoint, make_dataset, EPOCHS, STEPS, verbose=0)
     reference, reference_history = uninterrupted
     assert checkpoint.resumed_from == expected_step
     assert int(model.optimizer.iterations) == STEPS * EPOCHS
@@ -103,7 +110,7 @@ def test_fit_resumes_exactly(tmp_path, uninterrupted, crash_at):
 def test_state_and_files(tmp_path):
     directory = tmp_path / "ckpt"
     checkpoint = RunCheckpoint(directory, save_freq=3)
-    checkpoint.fit(build(), make_dataset, 1, STEPS, verbose=0)
+    fit_resumable(build(), checkpoint, make_dataset, 1, STEPS, verbose=0)
     state = json.loads((directory / "state.json").read_text())
     assert (state["step"], state["epoch"], state["batch"]) == (4, 1, 0)
     assert state["optimizer_iterations"] == 4
@@ -117,7 +124,7 @@ def test_state_and_files(tmp_path):
     assert not directory.exists()
 
 
-def test_restores_global_random_states(tmp_path):
+def test_restores_global_random_states_when_asked(tmp_path):
     checkpoint = RunCheckpoint(tmp_path / "ckpt")
     model = build()
     random.seed(5)
@@ -126,7 +133,23 @@ def test_restores_global_random_states(tmp_path):
     expected = (random.random(), np.random.random())
     random.seed(99)
     np.random.seed(99)
-    assert RunCheckpoint(tmp_path / "ckpt").restore(build())
+    assert RunCheckpoint(tmp_path / "ckpt", restore_global_random_state=True).restore(
+        build()
+    )
+    assert (random.random(), np.random.random()) == expected
+
+
+def test_leaves_global_random_states_alone_by_default(tmp_path):
+    random.seed(5)
+    np.random.seed(5)
+    RunCheckpoint(tmp_path / "ckpt").save(build())
+    model = build()
+    random.seed(99)
+    np.random.seed(99)
+    expected = (random.random(), np.random.random())
+    random.seed(99)
+    np.random.seed(99)
+    assert RunCheckpoint(tmp_path / "ckpt").restore(model)
     assert (random.random(), np.random.random()) == expected
 
 
@@ -203,13 +226,17 @@ def test_bad_save_freq(tmp_path, save_freq):
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="Argument `directory` must be"):
         RunCheckpoint("")
+    with pytest.raises(ValueError, match="Argument `restore_global_random_state`"):
+        RunCheckpoint(tmp_path / "ckpt", restore_global_random_state=1)
     checkpoint = RunCheckpoint(tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="Argument `checkpoint` must be"):
+        fit_resumable(build(), str(tmp_path / "ckpt"), make_dataset, 1, STEPS)
     with pytest.raises(ValueError, match="Argument `dataset` must be"):
-        checkpoint.fit(build(), X, 1, STEPS)
+        fit_resumable(build(), checkpoint, X, 1, STEPS)
     with pytest.raises(ValueError, match="Argument `steps_per_epoch` must be"):
-        checkpoint.fit(build(), make_dataset, 1, 0)
+        fit_resumable(build(), checkpoint, make_dataset, 1, 0)
     with pytest.raises(ValueError, match="Argument `initial_epoch` is set by"):
-        checkpoint.fit(build(), make_dataset, 1, STEPS, initial_epoch=1)
+        fit_resumable(build(), checkpoint, make_dataset, 1, STEPS, initial_epoch=1)
 
 
 def test_never_checkpoints_a_non_finite_loss(tmp_path):
@@ -243,16 +270,44 @@ def test_early_stop_checkpoints_inside_the_epoch(tmp_path, uninterrupted):
     # A time budget ends `fit` after 6 steps, in the middle of epoch 2; the
     # checkpoint stays there, and a later `fit` finishes the run exactly.
     directory = tmp_path / "ckpt"
-    history = RunCheckpoint(directory, save_freq=None).fit(
-        build(), make_dataset, EPOCHS, STEPS, callbacks=[StopAt(6)], verbose=0
+    history = fit_resumable(
+        build(),
+        RunCheckpoint(directory, save_freq=None),
+        make_dataset,
+        EPOCHS,
+        STEPS,
+        callbacks=[StopAt(6)],
+        verbose=0,
     )
     assert len(history.history["loss"]) == 2  # one complete epoch, one partial
     state = json.loads((directory / "state.json").read_text())
     assert (state["step"], state["epoch"], state["batch"]) == (6, 1, 2)
     model = build()
-    history = RunCheckpoint(directory).fit(
-        model, make_dataset, EPOCHS, STEPS, verbose=0
+    history = fit_resumable(
+        model, RunCheckpoint(directory), make_dataset, EPOCHS, STEPS, verbose=0
     )
     reference, reference_history = uninterrupted
+    assert_same(values(model.weights), values(reference.weights))
+    assert history.history == reference_history
+
+
+def test_deprecated_fit_warns_and_resumes_exactly(tmp_path, uninterrupted):
+    directory = tmp_path / "ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(
+            build(),
+            RunCheckpoint(directory, save_freq=3),
+            make_dataset,
+            EPOCHS,
+            STEPS,
+            callbacks=[Crash(7)],
+            verbose=0,
+        )
+    model = build()
+    checkpoint = RunCheckpoint(directory, save_freq=3)
+    with pytest.warns(DeprecationWarning, match="fit_resumable"):
+        history = checkpoint.fit(model, make_dataset, EPOCHS, STEPS, verbose=0)
+    reference, reference_history = uninterrupted
+    assert checkpoint.resumed_from == 6
     assert_same(values(model.weights), values(reference.weights))
     assert history.history == reference_history

@@ -569,6 +569,44 @@ class TestFactoryAndProjectorArguments:
         ]
         assert kinds == [KNNMonitor, ReconstructionImages, EmbeddingProjector]
 
+    def test_panel_by_name_none_or_function(self, tmp_path):
+        x, y = make_images(8)
+        log_dir = str(tmp_path)
+        simclr = tiny_simclr()
+
+        def kinds(**kwargs):
+            callbacks = monitoring_callbacks(simclr, log_dir, sample=(x, y), **kwargs)
+            return [type(c) for c in callbacks]
+
+        assert kinds() == kinds(panel="views")
+        assert kinds(panel="views") == [AugmentedViewImages, EmbeddingProjector]
+        assert kinds(panel=None) == [EmbeddingProjector]
+        made = []
+
+        def panel(images, monitor_dir, *, max_images, every, seed, **options):
+            made.append((len(images), monitor_dir, max_images, every, seed))
+            return AugmentedViewImages(images, monitor_dir, max_images=max_images)
+
+        assert kinds(panel=panel, max_images=2, every=3, seed=5) == [
+            AugmentedViewImages,
+            EmbeddingProjector,
+        ]
+        assert made == [(8, os.path.join(log_dir, MONITOR_RUN), 2, 3, 5)]
+        # "auto" picks by capability: the autoencoder reconstructs, the
+        # rotation model has no panel.
+        autoencoder = Autoencoder(tiny_conv())
+        (first, _) = monitoring_callbacks(autoencoder, log_dir, sample=(x, None))
+        assert isinstance(first, ReconstructionImages)
+        rotation = RotationPrediction(tiny_conv())
+        assert [
+            type(c)
+            for c in monitoring_callbacks(
+                rotation, log_dir, sample=(x, None), panel="auto"
+            )
+        ] == [EmbeddingProjector]
+        with pytest.raises(ValueError, match=r"Received: panel='view'.*'views'"):
+            monitoring_callbacks(simclr, log_dir, panel="view")
+
     def test_labelled_pair_is_split_into_bank_and_queries(self, tmp_path):
         x, y = make_images(20)
         (knn,) = monitoring_callbacks(

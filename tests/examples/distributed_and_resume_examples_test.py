@@ -71,4 +71,5 @@ def test_resume_example_continues_after_a_crash(tmp_path):
     assert "resuming from step 4" in resumed.stdout
     assert "finished: 8 steps" in resumed.stdout
     assert "resumed from step: 4" in resumed.stdout
+    assert "deprecated" not in resumed.stderr
     assert os.path.exists(tmp_path / "run" / "model.keras")

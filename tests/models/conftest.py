@@ -13,7 +13,7 @@ SEQUENCE_LENGTH = 16
 
 def _debian_file(path):
     return pytest.mark.skipif(
-        not os.path.exists(path), reason=f"needs {path} (see DESIGN.md §4)"
+        not os.path.exists(path), reason=f"needs {path} (see scripts/install_data.sh)"
     )
 
 

@@ -196,8 +196,8 @@ class TestSimCLRTraining(TestCase):
 
     @pytest.mark.slow
     def test_fit_with_xla(self):
-        # DESIGN §3: augmentation is XLA-safe (and Keras turns XLA on by
-        # default on GPUs), so the default augmenter must compile.
+        # Augmentation is XLA-safe (and Keras turns XLA on by default on
+        # GPUs), so the default augmenter must compile.
         model = tiny_simclr()
         model.compile(optimizer="adam", jit_compile=True)
         history = model.fit(self.make_images(8), batch_size=8, verbose=0)

@@ -31,8 +31,8 @@ import pytest
 import keras_ssl
 from keras_ssl.app import run_directory
 from keras_ssl.app.run_directory import save_model, write_json, write_lines
+from keras_ssl.atomic_io import atomic_write
 from keras_ssl.callbacks import RunCheckpoint
-from keras_ssl.callbacks._atomic import atomic_write
 from keras_ssl.export import versioned_export
 
 PACKAGE_DIR = os.path.dirname(keras_ssl.__file__)

@@ -1203,7 +1203,7 @@ def test_tfds_reads_only_prepared_data_unless_asked(tmp_path, no_network):
 
 def test_embedded_defaults_load_offline():
     if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        pytest.skip("needs the Debian data (DESIGN.md §4)")
+        pytest.skip("needs the Debian data (scripts/install_data.sh)")
     assert len(datasets.load("fashion_mnist", split="test")) == 10000
 
 

@@ -1,7 +1,8 @@
 """Atomic file writes: write a temporary file in the same folder, then rename.
 
-Standard library only (no Keras import), so that the run directory helpers
-and `RunCheckpoint` share one implementation and tests can load it cheaply.
+A leaf module (standard library only, no keras_ssl or Keras import): the
+checkpoints, the exports, the figures and the run directories of the
+application share this one implementation, and tests can load it cheaply.
 """
 
 import os

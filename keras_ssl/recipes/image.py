@@ -1,0 +1,78 @@
+"""Shared logic of the image methods: ConvNet encoder, images as examples."""
+
+import tensorflow as tf
+
+from keras_ssl.encoders import conv_encoder
+from keras_ssl.recipes.recipe import Pretext, Recipe
+
+
+def two_view_search_space(temperature=False):
+    """The tune-pretraining search space of a two-view image method.
+
+    `{name: ((low, high), sampling)}`: the peak learning rate, the softmax
+    temperature (contrastive methods only), the random crop's smallest area
+    fraction and the colour-jitter strength.
+    """
+    space = {"learning_rate": ((1e-4, 1e-2), "log")}
+    if temperature:
+        space["temperature"] = ((0.05, 0.5), "log")
+    space["crop_scale_min"] = ((0.08, 0.6), "linear")
+    space["jitter_strength"] = ((0.0, 0.8), "linear")
+    return space
+
+
+class ImageRecipe(Recipe):
+    """An image method: images `(N, height, width, channels)` in, a model on
+    a `keras_ssl.encoders.conv_encoder` (model settings `widths`,
+    `blocks_per_stage`) out.
+
+    Set `uses_conv_encoder = False` for a model that builds its own encoder
+    (it then gets no positional encoder argument).
+    """
+
+    modality = "image"
+    batch_size = 256
+    learning_rate = 2e-3
+    default_dataset = "fashion_mnist"
+    panel = "reconstructions"
+    uses_conv_encoder = True
+
+    def check_images(self, data, dataset):
+        """`data.x`, which must be a batch of images."""
+        x = data.x
+        if x.dtype == object or x.ndim != 4:
+            raise ValueError(
+                f"{self.name} needs images of shape (N, height, width, channels). "
+                f"Received: dataset={dataset!r} with x.shape={x.shape}, "
+                f"dtype={x.dtype}"
+            )
+        return x
+
+    def make_encoder(self, input_shape, kw):
+        """The ConvNet encoder; pops its settings from `kw`."""
+        return conv_encoder(
+            input_shape,
+            widths=tuple(kw.pop("widths", (32, 64, 128))),
+            blocks_per_stage=kw.pop("blocks_per_stage", 0),
+        )
+
+    def build(self, data, context):
+        x = self.check_images(data, context.dataset)
+        kw = context.model_kwargs
+        encoder = self.make_encoder(x.shape[1:], kw) if self.uses_conv_encoder else None
+        defaults = self.model_defaults(context.total_steps(len(x)), tuple(x.shape[1:]))
+        for key, value in defaults.items():
+            kw.setdefault(key, value)
+        args = () if encoder is None else (encoder,)
+        model = self.model_class(*args, seed=context.seed, **kw)
+        examples = tf.data.Dataset.from_tensor_slices(x)
+        return Pretext(model, examples, len(x), source=x)
+
+
+class TwoViewRecipe(ImageRecipe):
+    """A two-view image method (a `TwoViewModel`): searchable by
+    tune-pretraining, guarded against collapse, monitored by its views."""
+
+    two_view = True
+    panel = "views"
+    search_space = two_view_search_space()
