@@ -21,8 +21,8 @@ demo: setup
 	$(VENV)/bin/keras-ssl demo
 
 test: setup
-	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts
-	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts
+	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts conftest.py
+	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts conftest.py
 	$(PY) -m pytest -n 2 --dist loadfile -q
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules keras_ssl
 
@@ -30,7 +30,7 @@ test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 lint: setup
-	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts
+	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts conftest.py
 
 format: setup
 	$(PY) -m ruff format keras_ssl tests examples benchmarks scripts
