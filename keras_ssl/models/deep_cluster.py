@@ -48,6 +48,10 @@ class DeepCluster(SSLModel):
         [Caron et al., 2018](https://arxiv.org/abs/1807.05520)
     """
 
+    # `.keras` files written before the head had its own generator hold
+    # only the augmenter's states.
+    added_seed_generators = ("head_seed_generator",)
+
     def __init__(self, encoder, num_clusters=100, augmenter=None, seed=None, **kw):
         super().__init__(encoder, **kw)
         check_vector_encoder(encoder)

@@ -157,6 +157,11 @@ class SSLModel(keras.Model):
 
     # Saving ---------------------------------------------------------------
 
+    #: Names of `SeedGenerator`s a subclass added after its files were first
+    #: written; a `.keras` file without their states still restores the
+    #: others, and these start from their seeds.
+    added_seed_generators = ()
+
     def _seed_states(self):
         return [v for v in self.variables if v.path.endswith("seed_generator_state")]
 
@@ -179,6 +184,16 @@ class SSLModel(keras.Model):
         states = self._seed_states()
         if not saved:  # a file written before seed states were saved
             return
+        if len(saved) != len(states):
+            # A file written before the model gained a generator: restore
+            # the others (same relative order) and start the new ones fresh.
+            older = [
+                s
+                for s in states
+                if s.path.split("/")[0] not in self.added_seed_generators
+            ]
+            if len(older) < len(states) and len(saved) == len(older):
+                states = older
         if len(saved) != len(states):
             warnings.warn(
                 f"{type(self).__name__}: the file holds {len(saved)} random "
