@@ -1,5 +1,5 @@
 """Plumbing shared by the keras-tuner workflows (`tune`, `tune_pretraining`):
-argument checks, the resumable search, the results table and run files."""
+the resumable search, the results table and run files."""
 
 import contextlib
 import logging
@@ -11,10 +11,6 @@ from keras_ssl.app.run_directory import (
     write_json,
     write_lines,
 )
-
-# The workflows' argument checks, from `keras_ssl.checks`.
-from keras_ssl.checks import check_positive_int as positive_int  # noqa: F401
-from keras_ssl.checks import check_seed  # noqa: F401
 from keras_ssl.datasets import LabeledData
 
 

@@ -9,14 +9,13 @@ import numpy as np
 
 from keras_ssl import recipes
 from keras_ssl.app._search_run import (
-    check_seed,
     describe,
-    positive_int,
     quiet_search,
     start_search,
     write_search_results,
 )
 from keras_ssl.app.run_directory import write_json
+from keras_ssl.checks import check_positive_int, check_seed
 from keras_ssl.datasets import LabeledData, load
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 
@@ -274,10 +273,10 @@ def _check_arguments(args):
     check_choice("method", args["method"], recipes.names(searchable=True))
     check_choice("objective", args["objective"], PRETRAIN_OBJECTIVES)
     check_choice("tuner", args["tuner"], PRETRAIN_TUNERS)
-    check_seed(args["seed"])
+    check_seed("seed", args["seed"])
     for name in ("max_trials", "steps", "labelled_size", "batch_size"):
-        positive_int(name, args[name])
-    positive_int("unlabelled_size", args["unlabelled_size"], allow_none=True)
+        check_positive_int(name, args[name])
+    check_positive_int("unlabelled_size", args["unlabelled_size"], allow_none=True)
     search_space = _check_search_space(args["search_space"])
     if args["project_name"] is not None:
         check_path_name(args["project_name"], "project_name")

@@ -8,13 +8,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.checks import (  # check_seed, is_int: used by the callbacks as m.*
+from keras_ssl.checks import (
     check_images,
     check_labels,
     check_path,
     check_positive_int,
-    check_seed,  # noqa: F401
-    is_int,  # noqa: F401
 )
 from keras_ssl.evaluation.embed import embed
 from keras_ssl.models.text_inputs import TextSSLModel, is_string

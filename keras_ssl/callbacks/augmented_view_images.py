@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.callbacks import _monitoring as m
+from keras_ssl.checks import check_seed
 
 
 def image_augmenter(model):
@@ -65,7 +66,7 @@ class AugmentedViewImages(m.EpochSummaryCallback):
         max_images = m.check_positive_int("max_images", max_images)
         self.images = m.image_array(images)[:max_images]
         self.num_views = m.check_positive_int("num_views", num_views)
-        self.seed = m.check_seed(seed)
+        self.seed = check_seed(seed)
         self.tag = str(tag)
 
     def set_model(self, model):

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_ssl.callbacks import _monitoring as m
+from keras_ssl.checks import check_seed, is_int
 from keras_ssl.models.causal_language_model import SAMPLERS, CausalLanguageModel
 
 
@@ -47,7 +48,7 @@ class GeneratedText(m.EpochSummaryCallback):
     ):
         super().__init__(log_dir, every)
         self.prompts = m.text_list(prompts, "prompts")
-        if max_length is not None and (not m.is_int(max_length) or max_length < 2):
+        if max_length is not None and (not is_int(max_length) or max_length < 2):
             raise ValueError(
                 "Argument `max_length` must be None or an int >= 2. "
                 f"Received: max_length={max_length!r}"
@@ -59,7 +60,7 @@ class GeneratedText(m.EpochSummaryCallback):
             )
         self.max_length = max_length
         self.sampler = sampler
-        self.seed = m.check_seed(seed)
+        self.seed = check_seed(seed)
         self.tag = str(tag)
 
     def set_model(self, model):

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_ssl.callbacks import _monitoring as m
+from keras_ssl.checks import is_int
 from keras_ssl.evaluation.knn_evaluate import knn_evaluate
 
 
@@ -78,7 +79,7 @@ class KNNMonitor(keras.callbacks.Callback):
                 "(both texts or both arrays). Received: x_train of dtype "
                 f"{self.x_train.dtype}, x_test of dtype {self.x_test.dtype}"
             )
-        if not m.is_int(k) or not 1 <= k <= len(self.y_train):
+        if not is_int(k) or not 1 <= k <= len(self.y_train):
             raise ValueError(
                 f"Argument `k` must be an int in [1, {len(self.y_train)}] (the "
                 f"bank size). Received: k={k!r}"

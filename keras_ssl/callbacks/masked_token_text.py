@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.callbacks import _monitoring as m
+from keras_ssl.checks import check_seed
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
 from keras_ssl.models.replaced_token_detection import ReplacedTokenDetection
 
@@ -50,7 +51,7 @@ class MaskedTokenText(m.EpochSummaryCallback):
         super().__init__(log_dir, every)
         max_texts = m.check_positive_int("max_texts", max_texts)
         self.texts = m.text_list(texts)[:max_texts]
-        self.seed = m.check_seed(seed)
+        self.seed = check_seed(seed)
         self.tag = str(tag)
         self._query = None
 

@@ -14,7 +14,7 @@ from keras_ssl.callbacks.generated_text import GeneratedText
 from keras_ssl.callbacks.knn_monitor import KNNMonitor
 from keras_ssl.callbacks.masked_token_text import MaskedTokenText
 from keras_ssl.callbacks.reconstruction_images import ReconstructionImages
-from keras_ssl.checks import check_choice
+from keras_ssl.checks import check_choice, check_seed
 from keras_ssl.models.ssl_model import SSLModel
 
 #: Sub-folders of `log_dir` (TensorBoard runs) the callbacks write to.
@@ -224,7 +224,7 @@ def monitoring_callbacks(
             f"Received: knn_query_fraction={knn_query_fraction!r}"
         )
     m.check_positive_int("prompt_words", prompt_words)
-    seed = m.check_seed(seed)
+    seed = check_seed(seed)
     build_panel = _panel_builder(panel, model)
     callbacks = []
     if labelled is not None:

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ssl.callbacks import _monitoring as m
+from keras_ssl.checks import check_seed
 from keras_ssl.layers.unpatchify import Unpatchify
 from keras_ssl.models.autoencoder import Autoencoder
 from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
@@ -54,7 +55,7 @@ class ReconstructionImages(m.EpochSummaryCallback):
         super().__init__(log_dir, every)
         max_images = m.check_positive_int("max_images", max_images)
         self.images = m.image_array(images)[:max_images]
-        self.seed = m.check_seed(seed)
+        self.seed = check_seed(seed)
         self.tag = str(tag)
 
     def set_model(self, model):
