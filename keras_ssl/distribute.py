@@ -263,6 +263,16 @@ def get_strategy(name="auto"):
     return tf.distribute.get_strategy()
 
 
+def num_workers(strategy):
+    """How many workers (processes) a strategy spans: 1 unless it is a
+    multi-worker strategy with a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(len(spec.get("worker", [])) + len(spec.get("chief", [])), 1)
+
+
 def check_global_batch_size(strategy, batch_size):
     """Checks that the global batch splits evenly over the replicas.
 

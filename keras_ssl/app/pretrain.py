@@ -43,8 +43,8 @@ from keras_ssl.checks import (
     check_seed,
 )
 from keras_ssl.compat import seed_scope
-from keras_ssl.datasets import LabeledData, load
-from keras_ssl.distribute import setup
+from keras_ssl.datasets import LabeledData, StreamedData, load_or_stream
+from keras_ssl.distribute import num_workers, setup
 from keras_ssl.recipes import PretextContext, tokenize  # noqa: F401 (re-exported)
 from keras_ssl.schedules import capped_warmup_steps, warmup_cosine
 
@@ -98,6 +98,9 @@ class _Run:
     monitor: bool
     collapse_guard: str
     deterministic: bool
+    stream: object
+    skip_invalid: bool
+    encoding: str
     recipe: object = None
     strategy_obj: object = None
     jit: bool = None
@@ -141,17 +144,49 @@ def _check(run):
         )
     _check_positive_ints(run, "checkpoint_every")
     check_bool("deterministic", run.deterministic)
-
-
-def _load_data(dataset):
-    split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
-    data = load(dataset, split=split) if isinstance(dataset, str) else dataset
-    if not isinstance(data, LabeledData):
+    check_choice("stream", run.stream, ("auto", True, False))
+    check_bool("skip_invalid", run.skip_invalid)
+    if run.encoding is not None and not isinstance(run.encoding, str):
         raise ValueError(
-            "Argument `dataset` must be a dataset name, a path, or a "
-            f"LabeledData. Received: dataset of type {type(data).__name__}"
+            "Argument `encoding` must be a codec name. "
+            f"Received: encoding={run.encoding!r}"
         )
-    if len(data) == 0:
+
+
+def _load_data(run):
+    """The training data: in memory (`LabeledData`) or streamed
+    (`StreamedData`, see `keras_ssl.datasets.load_or_stream`)."""
+    dataset = run.dataset
+    options = {}
+    if run.skip_invalid:
+        options["skip_invalid"] = True
+    if run.encoding is not None:
+        options["encoding"] = run.encoding
+    split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
+    try:
+        data = load_or_stream(dataset, run.stream, split=split, **options)
+    except TypeError as e:  # an option the source does not take
+        raise ValueError(
+            f"The options {sorted(options)} do not apply to dataset={dataset!r} "
+            "(`skip_invalid` applies to images and shards, `encoding` to text "
+            f"and CSV files). ({e})"
+        ) from None
+    if not isinstance(data, LabeledData | StreamedData):
+        raise ValueError(
+            "Argument `dataset` must be a dataset name, a path, a LabeledData, "
+            "a StreamedData or a tf.data.Dataset. Received: dataset of type "
+            f"{type(data).__name__}"
+        )
+    if isinstance(data, StreamedData):
+        if data.num_examples is None and not run.steps_per_epoch:
+            raise ValueError(
+                f"The stream {data.name!r} has no known length. Received: "
+                "steps_per_epoch=None. Expected steps_per_epoch (an epoch's "
+                "length in steps)."
+            )
+        data.check_readable()
+        logger.info("Streaming %r.", data)
+    elif len(data) == 0:
         raise ValueError(f"The dataset is empty. Received: dataset={dataset!r}")
     return data
 
@@ -159,7 +194,10 @@ def _load_data(dataset):
 def _monitoring(run, model, data, size=3000):
     """Monitoring callbacks on a subset of `data`: 5/6 of it for kNN
     (labelled data only), 1/6 for the image/text panel and the Projector."""
-    subset = data.subset(min(size, len(data)), seed=run.seed + 1)
+    if isinstance(data, StreamedData):
+        subset = data.sample(size, seed=run.seed + 1)
+    else:
+        subset = data.subset(min(size, len(data)), seed=run.seed + 1)
     x, y = subset.x, subset.y
     cut = len(x) * 5 // 6
     labelled = None
@@ -198,6 +236,9 @@ def pretrain(
     monitor=False,
     collapse_guard=None,
     deterministic=False,
+    stream="auto",
+    skip_invalid=False,
+    encoding=None,
 ):
     """Pretrains a self-supervised model and saves it in a run directory.
 
@@ -230,8 +271,13 @@ def pretrain(
             `"deepcluster"`) or a text method (`"mlm"`, `"mlm_nsp"` (MLM +
             next-sentence prediction on sentence pairs of each text),
             `"causal_lm"`, `"rtd"`, `"simcse"`), or one you registered.
-        dataset: dataset name or path (see `keras_ssl.datasets.load`) or a
-            `LabeledData`; defaults to Fashion-MNIST / WordNet glosses.
+        dataset: dataset name or path (see `keras_ssl.datasets.load` and
+            `keras_ssl.datasets.stream`: a folder of TFRecord shards from
+            `keras-ssl convert`, an image folder, a `.txt`/`.csv` file,
+            `"tfds:<name>"`), a `LabeledData`, a `StreamedData` or a
+            `tf.data.Dataset` of `uint8` images or string texts (single
+            or batched examples); defaults to Fashion-MNIST / WordNet
+            glosses.
         output_dir: parent folder of the run directory.
         epochs: passes over the data.
         batch_size: defaults to the method's (256 for images, 128 for
@@ -273,6 +319,15 @@ def pretrain(
             (`tf.config.experimental.enable_op_determinism()`): the same
             seed then gives bit-identical runs, resumes included, at some
             cost in speed. This is process-wide and stays on afterwards.
+        stream: `"auto"` (stream shards, TFDS, `tf.data` datasets and large
+            folders or files; load small ones in memory), `True` or `False`
+            (see `keras_ssl.datasets.load_or_stream`). A streamed source is
+            read, decoded and shuffled by `tf.data` with flat memory; a
+            resume skips the records already trained on before decoding.
+        skip_invalid: skip (and count, `invalid_records_skipped` in
+            `metrics.json`) images or records that do not decode instead
+            of stopping with the file and record.
+        encoding: the encoding of a text or CSV file (default UTF-8).
 
     A non-finite loss stops training (`keras_ssl.callbacks.NonFiniteGuard`)
     and raises `NonFiniteLossError` naming the step and the last good
@@ -327,18 +382,19 @@ def _build(run, data):
         steps_per_epoch=run.steps_per_epoch,
         model_kwargs=kw,
         vocabulary=saved,
+        num_workers=num_workers(run.strategy_obj),
     )
     with run.strategy_obj.scope():
         pretext = recipe.build(data, context)
         if pretext.vocabulary is not None and saved is None:
             write_lines(vocabulary_path, pretext.vocabulary)
         num = pretext.num_examples
-        if num < run.batch_size:
+        if num is not None and num < run.batch_size:
             raise ValueError(
                 f"Argument `batch_size` must not exceed the dataset size. "
                 f"Received: batch_size={run.batch_size} for {num} examples"
             )
-        run.steps = num // run.batch_size
+        run.steps = run.steps_per_epoch if num is None else num // run.batch_size
         if run.steps_per_epoch:
             run.steps = min(run.steps, run.steps_per_epoch)
         total = run.steps * run.epochs
@@ -418,11 +474,13 @@ def _start_or_resume(run, model, config, checkpoint):
     )
 
 
-def _save(run, model, history, checkpoint, budget):
+def _save(run, model, history, checkpoint, budget, data):
     """Saves the model, the encoder and `metrics.json` (written last)."""
     model_path = save_model(model, os.path.join(run.run_dir, "model.keras"))
     save_model(model.encoder, os.path.join(run.run_dir, "encoder.keras"))
     final = {k: v[-1] for k, v in history.history.items() if v}
+    if isinstance(data, StreamedData) and data.skip_invalid:
+        final["invalid_records_skipped"] = data.skipped
     metrics = {
         **final,
         "seconds": checkpoint.seconds,
@@ -469,20 +527,26 @@ def _train_seeded(run, data):
     )
     _start_or_resume(run, model, _config(run, pretext), checkpoint)
     stream.attach(checkpoint)
-    history = fit_resumable(
-        model,
-        checkpoint,
-        stream,
-        epochs=run.epochs,
-        steps_per_epoch=run.steps,
-        callbacks=callbacks,
-        epoch_start_callbacks=stream.epoch_start_callbacks,
-        verbose=run.verbose,
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    try:
+        history = fit_resumable(
+            model,
+            checkpoint,
+            stream,
+            epochs=run.epochs,
+            steps_per_epoch=run.steps,
+            callbacks=callbacks,
+            epoch_start_callbacks=stream.epoch_start_callbacks,
+            verbose=run.verbose,
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+        if not isinstance(data, StreamedData):
+            raise
+        # A record that does not decode: name it (the last checkpoint stays).
+        raise data.describe_error(e) from None
     if guard.error is not None:  # nothing is saved as if it were fine
         raise guard.error
-    return _save(run, model, history, checkpoint, budget)
+    return _save(run, model, history, checkpoint, budget, data)
 
 
 def _train(run):
@@ -496,7 +560,7 @@ def _train(run):
             {"method": run.method, "dataset": str(run.dataset)},
             only=("method", "dataset"),
         )
-    data = _load_data(run.dataset)
+    data = _load_data(run)
     # Seeded from here on (weights, augmentation, masking, data order); the
     # caller's global random state is restored afterwards.
     with seed_scope(run.seed):

@@ -53,14 +53,19 @@ def _checked_stream(checkpoint, dataset, fit_kwargs):
             )
     rebuilt = not isinstance(dataset, tf.data.Dataset)
 
+    skips = rebuilt and getattr(dataset, "skips_batches", False)
+
     def stream():
-        data = dataset() if rebuilt else dataset
+        if skips:  # e.g. a streamed source skipping records before decoding
+            data = dataset(checkpoint.step)
+        else:
+            data = dataset() if rebuilt else dataset
         if not isinstance(data, tf.data.Dataset):
             raise ValueError(
                 "Argument `dataset` must return a tf.data.Dataset. "
                 f"Received: {type(data).__name__}"
             )
-        return data.skip(checkpoint.step)
+        return data if skips else data.skip(checkpoint.step)
 
     return stream, rebuilt
 
@@ -98,7 +103,11 @@ def fit_resumable(
         dataset: a function returning a freshly built `tf.data.Dataset`
             that yields an endless stream of batches (e.g.
             `.shuffle(n, seed=s).batch(b).repeat()`), called once per
-            `model.fit`. A `tf.data.Dataset` is accepted too, but after
+            `model.fit`. A function with a true `skips_batches` attribute
+            (`keras_ssl.recipes.TrainingStream`) is called with the number
+            of batches to skip and skips them itself (a streamed source
+            skips raw records before decoding them). A
+            `tf.data.Dataset` is accepted too, but after
             a mid-epoch interruption its second iteration may see
             another order (a warning says so).
         epochs: total epochs of the run.

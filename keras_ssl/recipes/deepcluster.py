@@ -58,6 +58,7 @@ class DeepClusterStream(TrainingStream):
 
 class DeepClusterRecipe(ImageRecipe):
     name = "deepcluster"
+    streamable = False  # uses the whole dataset at once
     model_class = DeepCluster
     summary = "classify augmented images into their k-means cluster"
     panel = "views"

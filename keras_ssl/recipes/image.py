@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from keras_ssl.datasets import StreamedData
 from keras_ssl.encoders import conv_encoder
 from keras_ssl.recipes.recipe import Pretext, Recipe
 
@@ -38,7 +39,16 @@ class ImageRecipe(Recipe):
     uses_conv_encoder = True
 
     def check_images(self, data, dataset):
-        """`data.x`, which must be a batch of images."""
+        """`data.x`, which must be a batch of images (for a stream: its
+        `image_shape`)."""
+        if isinstance(data, StreamedData):
+            self.check_streamable(data, dataset)
+            if data.modality != "image":
+                raise ValueError(
+                    f"{self.name} needs images. Received: dataset={dataset!r}, "
+                    f"a stream of {data.modality}"
+                )
+            return None
         x = data.x
         if x.dtype == object or x.ndim != 4:
             raise ValueError(
@@ -58,13 +68,20 @@ class ImageRecipe(Recipe):
 
     def build(self, data, context):
         x = self.check_images(data, context.dataset)
+        streamed = x is None
+        shape = tuple(data.image_shape) if streamed else tuple(x.shape[1:])
+        num = data.num_examples if streamed else len(x)
         kw = context.model_kwargs
-        encoder = self.make_encoder(x.shape[1:], kw) if self.uses_conv_encoder else None
-        defaults = self.model_defaults(context.total_steps(len(x)), tuple(x.shape[1:]))
+        encoder = self.make_encoder(shape, kw) if self.uses_conv_encoder else None
+        defaults = self.model_defaults(context.total_steps(num), shape)
         for key, value in defaults.items():
             kw.setdefault(key, value)
         args = () if encoder is None else (encoder,)
         model = self.model_class(*args, seed=context.seed, **kw)
+        if streamed:
+            return Pretext(
+                model, None, num, stream=data, num_workers=context.num_workers
+            )
         examples = tf.data.Dataset.from_tensor_slices(x)
         return Pretext(model, examples, len(x), source=x)
 

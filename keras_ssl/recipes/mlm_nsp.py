@@ -9,6 +9,7 @@ from keras_ssl.tokenizers import count_truncated
 
 class MLMNSPRecipe(TextRecipe):
     name = "mlm_nsp"
+    streamable = False  # uses the whole dataset at once
     model_class = MaskedLanguageModel
     summary = "MLM on sentence pairs of each text, half of them true next sentences"
 

@@ -4,6 +4,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from keras_ssl.datasets import StreamedData
+
 
 @dataclasses.dataclass
 class PretextContext:
@@ -19,6 +21,8 @@ class PretextContext:
             and passes the rest to the model.
         vocabulary: text only: the vocabulary of the run being resumed
             (`None`: train one).
+        num_workers: workers of a multi-worker strategy (streamed data is
+            sharded between them).
     """
 
     dataset: object = None
@@ -28,9 +32,13 @@ class PretextContext:
     steps_per_epoch: int = None
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     vocabulary: list = None
+    num_workers: int = 1
 
     def total_steps(self, num_examples):
-        """Optimizer steps of the whole run on `num_examples` examples."""
+        """Optimizer steps of the whole run on `num_examples` examples
+        (`None`: a stream of unknown length, `steps_per_epoch` required)."""
+        if num_examples is None:
+            return self.steps_per_epoch * self.epochs
         steps = max(num_examples // self.batch_size, 1)
         if self.steps_per_epoch:
             steps = min(steps, self.steps_per_epoch)
@@ -43,13 +51,18 @@ class Pretext:
 
     Args:
         model: the uncompiled `SSLModel`.
-        examples: a `tf.data.Dataset` of single training examples.
-        num_examples: how many.
+        examples: a `tf.data.Dataset` of single training examples (in
+            memory), or `None` for streamed data.
+        num_examples: how many (`None`: a stream of unknown length).
         extra: entries the workflow adds to the run's `config.json`.
         source: the raw training inputs (images or texts) when a training
             stream needs them (DeepCluster re-clusters the images).
         vocabulary: text only: the vocabulary the model reads, to save in the
             run directory.
+        stream: the `keras_ssl.datasets.StreamedData` the examples are
+            streamed from (instead of `examples`).
+        prepare: function applied to each streamed batch (tokenizing).
+        num_workers: workers the stream is sharded between.
     """
 
     model: object
@@ -58,6 +71,9 @@ class Pretext:
     extra: dict = dataclasses.field(default_factory=dict)
     source: object = None
     vocabulary: list = None
+    stream: object = None
+    prepare: object = None
+    num_workers: int = 1
 
 
 class TrainingStream:
@@ -73,18 +89,50 @@ class TrainingStream:
             the checkpointed state (not re-run for the rest of an
             interrupted epoch).
         extra_variables: variables outside the model the checkpoint saves.
+
+    Set `skips_batches=True` when `make(start_batch)` skips the first
+    `start_batch` batches itself (a streamed source skips raw records
+    before decoding them, which is cheaper than `dataset.skip`).
     """
 
-    def __init__(self, make, epoch_start_callbacks=(), extra_variables=()):
+    def __init__(
+        self, make, epoch_start_callbacks=(), extra_variables=(), skips_batches=False
+    ):
         self.make = make
         self.epoch_start_callbacks = list(epoch_start_callbacks)
         self.extra_variables = list(extra_variables)
+        self.skips_batches = skips_batches
 
-    def __call__(self):
+    def __call__(self, start_batch=0):
+        if self.skips_batches:
+            return self.make(start_batch)
         return self.make()
 
     def attach(self, checkpoint):
         """Called with the run's `RunCheckpoint` once it exists."""
+
+
+def streamed_batches(pretext, batch_size, seed):
+    """The `TrainingStream` of a streamed source: shuffled full batches,
+    repeated, starting at any batch (records skipped before decoding)."""
+    data, prepare = pretext.stream, pretext.prepare
+
+    def make(start_batch):
+        ds = data.batches(
+            batch_size,
+            shuffle=True,
+            seed=seed,
+            repeat=True,
+            drop_remainder=True,
+            start_batch=start_batch,
+            labels=False,
+            num_workers=pretext.num_workers,
+        )
+        if prepare is not None:
+            ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    return TrainingStream(make, skips_batches=True)
 
 
 def shuffled_batches(examples, num_examples, batch_size, seed):
@@ -123,6 +171,9 @@ class Recipe:
         search_space: `None` (not searchable by tune-pretraining) or a dict
             `{hyperparameter: ((low, high), sampling)}` of the default
             search ranges (see `keras_ssl.tuning.PretrainHyperModel`).
+        streamable: whether the method trains on streamed data; methods
+            that need the whole dataset at once (re-clustering it, pairing
+            its sentences) set it to `False`.
     """
 
     name = None
@@ -135,6 +186,8 @@ class Recipe:
     two_view = False
     panel = None
     search_space = None
+    #: Whether the method trains on a streamed source (`StreamedData`).
+    streamable = True
 
     def check(self):
         """Raises a `ValueError` when a required attribute is missing."""
@@ -170,8 +223,21 @@ class Recipe:
         """The `Pretext` (model and examples) for `data`, a `LabeledData`."""
         raise NotImplementedError
 
+    def check_streamable(self, data, dataset):
+        """Raises a `ValueError` when `data` is streamed and the method needs
+        it in memory."""
+        if isinstance(data, StreamedData) and not self.streamable:
+            raise ValueError(
+                f"{self.name} needs its data in memory (it uses the whole "
+                f"dataset at once). Received: dataset={dataset!r}, streamed. "
+                "Load it in memory (`stream=False`, `--no-stream`), or pick "
+                "another method."
+            )
+
     def training_stream(self, pretext, batch_size, seed):
         """The `TrainingStream`: shuffled full batches, repeated."""
+        if pretext.stream is not None:
+            return streamed_batches(pretext, batch_size, seed)
         examples, num = pretext.examples, pretext.num_examples
         return TrainingStream(lambda: shuffled_batches(examples, num, batch_size, seed))
 

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.datasets import StreamedData
 from keras_ssl.encoders import transformer_encoder
 from keras_ssl.recipes.recipe import Pretext, Recipe
 from keras_ssl.tokenizers import (
@@ -55,9 +56,20 @@ class TextRecipe(Recipe):
     encoder_builder = staticmethod(transformer_encoder)
     #: Whether the model takes the run's `seed` (masking, dropout of views).
     seeded = True
+    #: Texts of a streamed source the vocabulary is learned from.
+    vocabulary_sample = 200_000
 
     def check_texts(self, data, dataset):
-        """The non-empty texts of `data` (empty ones dropped, with a warning)."""
+        """The non-empty texts of `data` (empty ones dropped, with a warning);
+        for a stream, a seeded sample of `vocabulary_sample` of them."""
+        if isinstance(data, StreamedData):
+            self.check_streamable(data, dataset)
+            if data.modality != "text":
+                raise ValueError(
+                    f"{self.name} needs text. Received: dataset={dataset!r}, "
+                    f"a stream of {data.modality}"
+                )
+            return data.sample(self.vocabulary_sample, seed=0).x
         if data.x.dtype != object:
             raise ValueError(
                 f"{self.name} needs text. Received: dataset={dataset!r} with "
@@ -105,8 +117,21 @@ class TextRecipe(Recipe):
         encoder = self.make_encoder(len(vocab), length, kw)
         if self.seeded:
             kw.setdefault("seed", context.seed)
-        texts = self.training_texts(texts, context.seed)
         model = self.make_model(encoder, preprocessor, kw)
+        if isinstance(data, StreamedData):
+            truncated = count_truncated(preprocessor, texts)
+            extra = {"vocabulary_size": len(vocab), "truncated_in_sample": truncated}
+            return Pretext(
+                model,
+                None,
+                data.num_examples,
+                extra,
+                vocabulary=vocab,
+                stream=data,
+                prepare=preprocessor,
+                num_workers=context.num_workers,
+            )
+        texts = self.training_texts(texts, context.seed)
         train, num, truncated, extra, what = self.examples(preprocessor, texts)
         if truncated:
             logger.warning(

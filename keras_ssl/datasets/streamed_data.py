@@ -1,0 +1,334 @@
+"""`StreamedData`: examples read from disk by a `tf.data` pipeline."""
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger("keras_ssl")
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(eq=False, repr=False)
+class StreamedData:
+    """Images or texts streamed from files, never held in memory at once.
+
+    The streaming loaders (`stream_image_folder`, `stream_shards`,
+    `stream_text_file`, `stream_csv`, `stream_tfds`, `from_dataset`) return
+    one of these: the metadata a workflow needs before training (how many
+    examples, the class names, the image shape) and `batches`, which builds
+    the `tf.data` pipeline: seeded shuffles of the files and of a record
+    buffer, parallel interleave over files, parsing (decoding, resizing,
+    transcoding) in a parallel `map`, batching, prefetching.
+
+    A pipeline built twice with the same arguments yields the same examples
+    in the same order, so a resumed run skips what was trained on by
+    count (`batches(..., start_batch=n)` skips `n * batch_size` raw records
+    before anything is decoded) and then sees what an uninterrupted run sees.
+
+    Args:
+        items: what the pipeline starts from: a list of file names (shards
+            or text files, read by `read`), or a tuple of per-example arrays
+            (an image folder's paths and labels), or a `tf.data.Dataset` of
+            records.
+        parse: function of one record returning `x` or `(x, y)`.
+        read: for file names: function of one file name returning a
+            `tf.data.Dataset` of its records; `None` otherwise.
+        modality: `"image"` or `"text"`.
+        num_examples: the number of examples, or `None` when unknown.
+        label_names: class names, or `None` for unlabelled data.
+        image_shape: `(height, width, channels)` of the images.
+        name: a short name for logs and errors.
+        labelled: whether `parse` returns `(x, y)`.
+        skip_invalid: skip (and count) records that fail to parse instead
+            of stopping.
+        locate: optional function `(error) -> str` describing which file
+            and record failed, used when parsing stops with an error.
+        shuffle_buffer: records held by the record shuffle.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "corpus.txt")
+    >>> with open(path, "w", encoding="utf-8") as f:
+    ...     _ = f.write("one\\ntwo\\nthree\\n")
+    >>> docs = keras_ssl.datasets.stream_text_file(path)
+    >>> docs.num_examples
+    3
+    >>> batch = next(iter(docs.batches(2, shuffle=True, seed=0)))
+    >>> batch.shape
+    TensorShape([2])
+    """
+
+    items: object
+    parse: object
+    read: object = None
+    modality: str = "image"
+    num_examples: int | None = None
+    label_names: list | None = None
+    image_shape: tuple | None = None
+    name: str = "stream"
+    labelled: bool = False
+    skip_invalid: bool = False
+    locate: object = None
+    shuffle_buffer: int = 10_000
+    _skipped: object = dataclasses.field(default=None, init=False)
+
+    def __post_init__(self):
+        # Counts records skipped by `skip_invalid`; outside any strategy
+        # scope, so it stays a plain variable on the host.
+        with tf.init_scope():
+            self._skipped = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def __len__(self):
+        if self.num_examples is None:
+            raise TypeError(
+                f"The length of {self.name!r} is unknown (a stream without a "
+                "count); pass `steps_per_epoch`."
+            )
+        return self.num_examples
+
+    def __repr__(self):
+        details = [f"name={self.name!r}", self.modality]
+        count = "unknown" if self.num_examples is None else self.num_examples
+        details.append(f"n={count}")
+        if self.image_shape is not None:
+            details.append(f"image_shape={tuple(self.image_shape)}")
+        if self.label_names is not None:
+            details.append(f"{len(self.label_names)} classes")
+        if self.num_files is not None:
+            details.append(f"{self.num_files} files")
+        return f"StreamedData({', '.join(details)})"
+
+    @property
+    def y(self):
+        """Whether labels come with the examples (a stand-in for
+        `LabeledData.y is not None` checks)."""
+        return True if self.labelled else None
+
+    @property
+    def num_files(self):
+        """How many files the examples are read from (`None` when the
+        source is not split into files)."""
+        if self.read is not None:
+            return len(self.items)
+        return None
+
+    @property
+    def skipped(self):
+        """Records skipped so far as invalid (`skip_invalid=True`), counted
+        where the pipeline reads them (which may run ahead of training)."""
+        return int(self._skipped.numpy())
+
+    def shard_policy(self, num_workers):
+        """The `tf.data` auto-shard policy for `num_workers` workers: by
+        file when there are at least as many files as workers, else by
+        example."""
+        files = self.num_files or 0
+        if files >= num_workers:
+            return tf.data.experimental.AutoShardPolicy.FILE
+        return tf.data.experimental.AutoShardPolicy.DATA
+
+    def _records(self, shuffle, seed, repeat):
+        if self.read is not None:
+            files = tf.data.Dataset.from_tensor_slices(list(self.items))
+            if shuffle:
+                files = files.shuffle(len(self.items), seed=seed)
+            if repeat:
+                files = files.repeat()
+            if len(self.items) == 1 or not shuffle:
+                # In file order (evaluation, `write_shards`, error search).
+                records = files.flat_map(self.read)
+            else:
+                records = files.interleave(
+                    self.read,
+                    cycle_length=min(len(self.items), 8),
+                    block_length=1,
+                    num_parallel_calls=AUTOTUNE,
+                    deterministic=True,
+                )
+            if shuffle:
+                records = records.shuffle(self.shuffle_buffer, seed=seed)
+            return records
+        if isinstance(self.items, tf.data.Dataset):
+            records = self.items
+            if shuffle:
+                records = records.shuffle(self.shuffle_buffer, seed=seed)
+        else:
+            records = tf.data.Dataset.from_tensor_slices(self.items)
+            if shuffle:
+                # Only file names and labels: the whole list fits a buffer.
+                records = records.shuffle(len(self.items[0]), seed=seed)
+        return records.repeat() if repeat else records
+
+    def examples(
+        self,
+        shuffle=False,
+        seed=None,
+        repeat=False,
+        start=0,
+        labels=True,
+        deterministic=True,
+    ):
+        """The parsed examples, one by one (not batched).
+
+        Args:
+            shuffle: shuffle the files (each pass anew) and a buffer of
+                `shuffle_buffer` records.
+            seed: seed of both shuffles (the same seed, the same order).
+            repeat: repeat forever.
+            start: raw records to skip first (before any parsing).
+            labels: keep the labels (when the data has them); `False`
+                yields `x` only.
+            deterministic: keep the order of the parallel `map`.
+
+        Returns:
+            A `tf.data.Dataset` of `x` or `(x, y)`.
+        """
+        records = self._records(shuffle, seed, repeat)
+        if start:
+            records = records.skip(start)
+        if not self.skip_invalid:
+            examples = records.map(
+                self.parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic
+            )
+        else:
+            examples = self._skipping_invalid(records, deterministic)
+        if self.labelled and not labels:
+            examples = examples.map(lambda x, y: x)
+        return examples
+
+    def _skipping_invalid(self, records, deterministic):
+        # Number the records, drop those whose parsing fails, and count
+        # the gaps between the numbers that come through.
+        parse = self.parse
+        numbered = records.enumerate().map(
+            lambda i, record: (i, _call(parse, record)),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        )
+        numbered = numbered.ignore_errors()
+        last = tf.Variable(-1, dtype=tf.int64, trainable=False)
+        skipped = self._skipped
+
+        def count(i, example):
+            gap = i - last - 1
+            with tf.control_dependencies([skipped.assign_add(gap)]):
+                with tf.control_dependencies([last.assign(i)]):
+                    return tf.nest.map_structure(tf.identity, example)
+
+        return numbered.map(count)
+
+    def batches(
+        self,
+        batch_size,
+        shuffle=False,
+        seed=None,
+        repeat=False,
+        drop_remainder=False,
+        start_batch=0,
+        labels=True,
+        cache=None,
+        deterministic=True,
+        num_workers=1,
+    ):
+        """The batched, prefetched pipeline.
+
+        Args:
+            batch_size: examples per batch (the global batch under a
+                distribution strategy).
+            shuffle: shuffle files and records (see `examples`).
+            seed: seed of the shuffles.
+            repeat: repeat forever (an endless stream for `fit`).
+            drop_remainder: only full batches (methods that need a fixed
+                batch).
+            start_batch: batches to skip (an exact resume). Records are
+                skipped before parsing when every record is an example;
+                with `skip_invalid`, parsed batches are skipped instead.
+            labels: keep the labels (see `examples`).
+            cache: optional file path: `cache()` the parsed examples there
+                (one pass; needs `repeat=False` or a finite source).
+            deterministic: keep the order of the parallel `map`.
+            num_workers: workers of a multi-worker strategy: sets the
+                auto-shard policy (`shard_policy`).
+
+        Returns:
+            A `tf.data.Dataset` of batches.
+        """
+        start = 0 if self.skip_invalid else start_batch * batch_size
+        ds = self.examples(
+            shuffle=shuffle and cache is None,
+            seed=seed,
+            repeat=repeat and cache is None,
+            start=start,
+            labels=labels,
+            deterministic=deterministic,
+        )
+        if cache is not None:
+            ds = ds.cache(cache)
+            if shuffle:
+                ds = ds.shuffle(self.shuffle_buffer, seed=seed)
+            if repeat:
+                ds = ds.repeat()
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if start_batch and not start:
+            ds = ds.skip(start_batch)
+        options = tf.data.Options()
+        options.deterministic = deterministic
+        if num_workers > 1:
+            policy = self.shard_policy(num_workers)
+            options.experimental_distribute.auto_shard_policy = policy
+            logger.info(
+                "Sharding %s between %d workers by %s (%s files).",
+                *(self.name, num_workers, policy.name.lower(), self.num_files or 0),
+            )
+        return ds.with_options(options).prefetch(AUTOTUNE)
+
+    def sample(self, n, seed=0):
+        """Up to `n` examples in memory, as a `LabeledData`: the first `n`
+        of the seeded shuffled stream (shuffled files, then a buffer of
+        `shuffle_buffer` records), for monitoring and vocabularies."""
+        from keras_ssl.datasets.labeled_data import LabeledData
+
+        xs, ys = [], []
+        for batch in self.batches(1024, shuffle=True, seed=seed).take(-(-n // 1024)):
+            x, y = batch if self.labelled else (batch, None)
+            xs.append(x.numpy())
+            if y is not None:
+                ys.append(y.numpy())
+        x = np.concatenate(xs)[:n]
+        if self.modality == "text":
+            x = np.asarray([t.decode("utf-8") for t in x] + [None], dtype=object)[:-1]
+        y = np.concatenate(ys)[:n] if ys else None
+        return LabeledData(x, y, self.label_names, name=f"{self.name}[sample {len(x)}]")
+
+    def check_readable(self, count=1):
+        """Parses the first `count` records (in file order) and raises a
+        `ValueError` naming the file and record when one fails."""
+        try:
+            for _ in self.examples().take(count):
+                pass
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+            raise self.describe_error(e) from None
+
+    def describe_error(self, error):
+        """A `ValueError` for a parsing `error` of this stream, naming the
+        file and record when `locate` can find them."""
+        where = self.locate(error) if self.locate is not None else None
+        reason = error.message.split("\n")[0].strip()
+        message = f"Could not read an example of {self.name!r}: {reason}."
+        if where:
+            message += f" The first bad record is {where}."
+        message += (
+            " Remove or repair it, or pass `skip_invalid=True` "
+            "(`--skip-invalid`) to skip and count invalid records."
+        )
+        return ValueError(message)
+
+
+def _call(parse, record):
+    """`parse` applied to one record, unpacking a tuple as `map` does."""
+    return parse(*record) if isinstance(record, tuple) else parse(record)

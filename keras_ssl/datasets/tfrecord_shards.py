@@ -1,0 +1,567 @@
+"""TFRecord shards: `write_shards` (the `keras-ssl convert` command) and
+`stream_shards`, with a JSON index holding counts, classes, the image shape
+and a SHA-256 checksum per shard."""
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+from keras_ssl.atomic_io import temporary_path
+from keras_ssl.checks import check_bool, check_choice, check_positive_int
+from keras_ssl.datasets.labeled_data import LabeledData
+from keras_ssl.datasets.streamed_data import StreamedData
+from keras_ssl.datasets.streaming_sources import (
+    _scan_csv,
+    check_image_size,
+    check_min_side,
+    decode_image,
+    stream_text_file,
+)
+from keras_ssl.datasets.user_data import (
+    _CHANNELS,
+    _check_not_empty,
+    _image_files,
+    _op_error_reason,
+)
+
+logger = logging.getLogger("keras_ssl")
+
+INDEX_NAME = "index.json"
+FORMAT = "keras_ssl.tfrecord_shards"
+VERSION = 1
+
+
+def _bytes_feature(value):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int_feature(value):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def _example(key, payload, label):
+    features = {key: _bytes_feature(payload)}
+    if label is not None:
+        features["label"] = _int_feature(label)
+    return tf.train.Example(
+        features=tf.train.Features(feature=features)
+    ).SerializeToString()
+
+
+def sha256_of(path, chunk=1 << 22):
+    """The SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _ShardWriter:
+    """Writes examples into `shard-NNNNN.tfrecord` files of `shard_size`."""
+
+    def __init__(self, folder, shard_size):
+        self.folder = folder
+        self.shard_size = shard_size
+        self.shards = []
+        self.writer = None
+        self.in_shard = 0
+
+    def write(self, record):
+        if self.writer is None:
+            name = f"shard-{len(self.shards):05d}.tfrecord"
+            self.writer = tf.io.TFRecordWriter(os.path.join(self.folder, name))
+            self.shards.append({"file": name, "count": 0})
+        self.writer.write(record)
+        self.shards[-1]["count"] += 1
+        if self.shards[-1]["count"] == self.shard_size:
+            self.close()
+
+    def close(self):
+        if self.writer is None:
+            return
+        self.writer.close()
+        self.writer = None
+        shard = self.shards[-1]
+        path = os.path.join(self.folder, shard["file"])
+        shard["bytes"] = os.path.getsize(path)
+        shard["sha256"] = sha256_of(path)
+
+
+def _image_records(paths_and_labels, channels, image_size, skip_invalid, progress):
+    """Yields `(payload, label, shape)` for image files, validated by
+    decoding each once. Files already at the target size and channels are
+    stored as they are; others are re-encoded as PNG."""
+    for path, label in paths_and_labels:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            image = tf.io.decode_image(
+                data, channels=channels or 0, expand_animations=False
+            )
+        except tf.errors.OpError as e:
+            if not skip_invalid:
+                raise ValueError(
+                    f"Could not decode image file {path!r} ({len(data)} bytes): "
+                    f"{_op_error_reason(e)}. Remove the file, or pass "
+                    "`skip_invalid=True` (`--skip-invalid`) to skip and count "
+                    "undecodable files."
+                ) from None
+            progress.skipped += 1
+            continue
+        shape = tuple(image.shape)
+        keep = image_size is None or shape[:2] == tuple(image_size)
+        if not keep:
+            image = tf.image.resize(image, image_size, antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            shape = tuple(image.shape)
+        is_original = keep and (tf.io.is_jpeg(data) or data[:4] == b"\x89PNG")
+        payload = data if is_original else tf.io.encode_png(image).numpy()
+        yield payload, label, shape
+
+
+class _Progress:
+    """A progress bar over the examples written (total set once known)."""
+
+    def __init__(self, verbose):
+        self.verbose = verbose
+        self.total = None
+        self.bar = None
+        self.skipped = 0
+        self.done = 0
+
+    def step(self):
+        self.done += 1
+        if self.verbose and self.done % 256 == 0:
+            if self.bar is None:
+                self.bar = keras.utils.Progbar(self.total, unit_name="example")
+            self.bar.update(self.done)
+
+    def finish(self):
+        if self.bar is not None:
+            self.bar.update(self.done, finalize=True)
+
+
+def _folder_items(path):
+    class_names = sorted(
+        e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith(".")
+    )
+    items = [
+        (file_name, label)
+        for label, name in enumerate(class_names)
+        for file_name in _image_files(os.path.join(path, name))
+    ]
+    if not class_names:  # a flat folder: unlabelled
+        items = [(file_name, None) for file_name in _image_files(path)]
+    return items, class_names or None
+
+
+def _array_images(x, y):
+    for i in range(len(x)):
+        image = x[i]
+        yield (
+            tf.io.encode_png(image).numpy(),
+            None if y is None else int(y[i]),
+            tuple(image.shape),
+        )
+
+
+def _text_records(texts_and_labels):
+    for text, label in texts_and_labels:
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        yield text, label, None
+
+
+def _text_lines(path, encoding):
+    with open(path, encoding=encoding, errors="strict") as f:
+        for line in f:
+            line = line.strip().lstrip("\ufeff")
+            if line:
+                yield line, None
+
+
+def _csv_texts(path, encoding, text_column, label_column):
+    _, _, label_names = _scan_csv(path, encoding, text_column, label_column)
+    ids = {name: i for i, name in enumerate(label_names)}
+
+    def rows():
+        with open(path, encoding=encoding, newline="") as f:
+            for row in csv.DictReader(f):
+                text = (row[text_column] or "").strip()
+                if text:
+                    label = None
+                    if label_column is not None:
+                        label = ids[row[label_column].strip()]
+                    yield text, label
+
+    return (label_names if label_column is not None else None), rows()
+
+
+def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progress):
+    """`(modality, label_names, total, records)` of a conversion source."""
+    channels = None if color_mode is None else _CHANNELS[color_mode]
+    if isinstance(source, LabeledData):
+        if source.x.dtype == object:
+            labels = source.y if source.y is not None else [None] * len(source)
+            pairs = zip(source.x, labels)
+            return "text", source.label_names, len(source), _text_records(pairs)
+        x = source.x
+        if image_size is not None and tuple(x.shape[1:3]) != image_size:
+            raise ValueError(
+                "In-memory images are written at their own size. Received: "
+                f"image_size={image_size} for images of {x.shape[1:3]}."
+            )
+        if channels is not None and x.shape[-1] != channels:
+            raise ValueError(
+                f"Received: color_mode={color_mode!r} for images with "
+                f"{x.shape[-1]} channel(s)."
+            )
+        return "image", source.label_names, len(x), _array_images(x, source.y)
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        items, class_names = _folder_items(path)
+        _check_not_empty(len(items), f"image folder {path!r}")
+        records = _image_records(items, channels, image_size, skip_invalid, progress)
+        return "image", class_names, len(items), records
+    extension = os.path.splitext(path)[1].lower()
+    encoding = text_kw["encoding"]
+    if extension == ".txt":
+        # Counts the documents and checks the encoding first.
+        total = stream_text_file(path, encoding=encoding).num_examples
+        return "text", None, total, _text_records(_text_lines(path, encoding))
+    if extension == ".csv":
+        text_column = text_kw["text_column"] or "text"
+        label_column = text_kw["label_column"]
+        try:
+            label_names, rows = _csv_texts(path, encoding, text_column, label_column)
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"{path!r} is not valid {encoding}: {e.reason}. Pass the "
+                "file's encoding (`encoding=`, `--encoding`)."
+            ) from None
+        return "text", label_names, None, _text_records(rows)
+    raise ValueError(
+        "Argument `source` must be an image folder, a .txt or .csv file, or "
+        f"a LabeledData. Received: source={path!r}"
+    )
+
+
+def write_shards(
+    source,
+    output_dir,
+    shard_size=10_000,
+    image_size=None,
+    color_mode=None,
+    skip_invalid=False,
+    text_column=None,
+    label_column=None,
+    encoding="utf-8",
+    verbose=1,
+):
+    """Writes a folder, a text or CSV file, or in-memory data as TFRecord shards.
+
+    Each example is a `tf.train.Example` with `image` (encoded PNG or
+    JPEG bytes) or `text` (UTF-8 bytes), and `label` (int64) when the source
+    has labels. Images are decoded once to validate them: corrupt files stop
+    the conversion with their name, or are skipped and counted with
+    `skip_invalid=True`; images of a folder must share a size (or give
+    `image_size`) and a channel count (or give `color_mode`). The shards are
+    written to a temporary folder renamed to `output_dir` at the end, with
+    `index.json`: the count, class names, image shape and, per shard, its
+    file name, count, byte size and SHA-256.
+
+    Args:
+        source: an image folder (one subfolder per class, or flat for
+            unlabelled images), a `.txt` file (one document per line), a
+            `.csv` file, or a `LabeledData`.
+        output_dir: the folder to create (must not exist).
+        shard_size: examples per shard.
+        image_size: optional `(height, width)` to resize images to.
+        color_mode: `None` (keep the files' channels; they must agree),
+            `"grayscale"` or `"rgb"`.
+        skip_invalid: skip undecodable images instead of stopping.
+        text_column, label_column: CSV columns (default `text`; no labels).
+        encoding: encoding of a text or CSV file.
+        verbose: show a progress bar.
+
+    Returns:
+        The index as a dict.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> data = keras_ssl.datasets.from_arrays(
+    ...     np.zeros((5, 8, 8), "uint8"), np.array([0, 1, 0, 1, 0]))
+    >>> index = keras_ssl.datasets.write_shards(
+    ...     data, os.path.join(tmp.name, "shards"), shard_size=2, verbose=0)
+    >>> index["count"], len(index["shards"]), index["image_shape"]
+    (5, 3, [8, 8, 1])
+    """
+    output_dir = os.fspath(output_dir)
+    check_positive_int("shard_size", shard_size)
+    image_size = check_image_size(image_size)
+    check_choice("color_mode", color_mode, (None, *_CHANNELS))
+    check_bool("skip_invalid", skip_invalid)
+    if os.path.exists(output_dir):
+        raise FileExistsError(
+            f"Argument `output_dir` must not exist (shards are never written "
+            f"over). Received: output_dir={output_dir!r}, which exists."
+        )
+    text_kw = {
+        "text_column": text_column,
+        "label_column": label_column,
+        "encoding": encoding,
+    }
+    progress = _Progress(verbose)
+    modality, label_names, progress.total, records = _source_records(
+        source, image_size, color_mode, skip_invalid, text_kw, progress
+    )
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = temporary_path(output_dir)
+    os.makedirs(tmp)
+    try:
+        index = _write_all(tmp, records, modality, label_names, shard_size, progress)
+        progress.finish()
+        os.rename(tmp, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if index["skipped"]:
+        logger.warning(
+            "Skipped %d undecodable image file(s) of %s.", index["skipped"], source
+        )
+    return index
+
+
+def _write_all(folder, records, modality, label_names, shard_size, progress):
+    writer = _ShardWriter(folder, shard_size)
+    key = "image" if modality == "image" else "text"
+    shape = None
+    labelled = label_names is not None
+    try:
+        for payload, label, example_shape in records:
+            if modality == "image":
+                if shape is None:
+                    shape = example_shape
+                elif example_shape != shape:
+                    _mismatch(shape, example_shape, writer)
+            writer.write(_example(key, payload, label if labelled else None))
+            progress.step()
+    finally:
+        writer.close()
+    count = sum(s["count"] for s in writer.shards)
+    _check_not_empty(count, "the source (every image was skipped)")
+    if shape is not None:
+        check_min_side(shape, "the source")
+    index = {
+        "format": FORMAT,
+        "version": VERSION,
+        "modality": modality,
+        "count": count,
+        "label_names": label_names,
+        "image_shape": None if shape is None else list(shape),
+        "skipped": progress.skipped,
+        "shards": writer.shards,
+    }
+    with open(os.path.join(folder, INDEX_NAME), "w", encoding="utf-8") as f:
+        json.dump(index, f, indent=1)
+    return index
+
+
+def _mismatch(shape, other, writer):
+    what = "channel counts" if shape[:2] == other[:2] else "sizes"
+    fix = (
+        "`color_mode` (`--color-mode`)"
+        if what == "channel counts"
+        else ("`image_size` (`--image-size`)")
+    )
+    raise ValueError(
+        f"Images have mixed {what}. Received: an image of shape {other} "
+        f"(example {sum(s['count'] for s in writer.shards) + 1}) after images "
+        f"of shape {shape}. Expected one; pass {fix} to convert them."
+    )
+
+
+def read_index(path):
+    """The shard index of a shard folder (or of its `index.json`), checked."""
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    index_path = os.path.join(folder, INDEX_NAME)
+    if not os.path.isfile(index_path):
+        raise FileNotFoundError(
+            f"No shard index in {folder!r}. Expected {INDEX_NAME} written by "
+            "`keras-ssl convert` (`keras_ssl.datasets.write_shards`)."
+        )
+    try:
+        with open(index_path, encoding="utf-8") as f:
+            index = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"The shard index {index_path!r} is not valid JSON: {e}."
+        ) from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        raise ValueError(
+            f"{index_path!r} is not a keras_ssl shard index. Expected "
+            f"format={FORMAT!r}."
+        )
+    if index.get("version") != VERSION:
+        raise ValueError(
+            f"Unsupported shard index version. Received: {index.get('version')!r} "
+            f"in {index_path!r}. Expected {VERSION}."
+        )
+    for shard in index["shards"]:
+        name = shard.get("file")
+        if (
+            not isinstance(name, str)
+            or os.path.basename(name) != name
+            or name
+            in (
+                ".",
+                "..",
+            )
+        ):
+            raise ValueError(
+                f"The shard index {index_path!r} names a file outside its "
+                f"folder. Received: file={name!r}. Expected a file name."
+            )
+    return folder, index
+
+
+def _check_files(folder, index, verify):
+    missing = [
+        s["file"]
+        for s in index["shards"]
+        if not os.path.isfile(os.path.join(folder, s["file"]))
+    ]
+    if missing:
+        listed = {s["file"] for s in index["shards"]}
+        present = sorted(
+            n for n in os.listdir(folder) if n.endswith(".tfrecord") and n not in listed
+        )
+        hint = ""
+        if present:
+            hint = f" Unlisted shard files present (renamed?): {present}."
+        raise FileNotFoundError(
+            f"{len(missing)} shard(s) listed in {folder}/{INDEX_NAME} are "
+            f"missing, e.g. {missing[0]!r}.{hint} Expected every listed shard."
+        )
+    for shard in index["shards"]:
+        path = os.path.join(folder, shard["file"])
+        size = os.path.getsize(path)
+        if size != shard["bytes"]:
+            raise ValueError(
+                f"The shard {path!r} has {size} bytes. Expected {shard['bytes']} "
+                "(from the index): it was truncated or replaced."
+            )
+        if verify and sha256_of(path) != shard["sha256"]:
+            raise ValueError(
+                f"Checksum mismatch for the shard {path!r}: its SHA-256 differs "
+                "from the index. The file is damaged or was replaced; "
+                "convert the source again."
+            )
+
+
+def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
+    """Streams TFRecord shards written by `write_shards` / `keras-ssl convert`.
+
+    Before anything trains, the index is read, every shard is checked to
+    exist with the size the index gives and (with `verify=True`) the
+    SHA-256 the index records, and the first record's features are checked
+    against the index. Shards are read by a parallel interleave; images are
+    decoded and resized in the pipeline.
+
+    Args:
+        path: the shard folder (or its `index.json`).
+        verify: check every shard's SHA-256 (reads each shard once).
+        skip_invalid: skip (and count) records that do not parse instead of
+            stopping with the shard and record index.
+        image_size: optional `(height, width)` to resize images to.
+
+    Returns:
+        A `StreamedData`.
+    """
+    check_bool("verify", verify)
+    check_bool("skip_invalid", skip_invalid)
+    image_size = check_image_size(image_size)
+    folder, index = read_index(path)
+    _check_files(folder, index, verify)
+    files = [os.path.join(folder, s["file"]) for s in index["shards"]]
+    modality = index["modality"]
+    labelled = index["label_names"] is not None
+    key = "image" if modality == "image" else "text"
+    features = {key: tf.io.FixedLenFeature([], tf.string)}
+    if labelled:
+        features["label"] = tf.io.FixedLenFeature([], tf.int64)
+    shape = None
+    if modality == "image":
+        shape = tuple(index["image_shape"])
+        if image_size is not None:
+            shape = (*image_size, shape[2])
+        check_min_side(shape, f"the shards in {folder!r}")
+    _check_first_record(files[0], features)
+
+    def parse(record):
+        example = tf.io.parse_single_example(record, features)
+        x = example[key]
+        if modality == "image":
+            x = decode_image(x, shape[2], shape[:2])
+        return (x, example["label"]) if labelled else x
+
+    def locate(error):
+        return _locate(files, parse)
+
+    return StreamedData(
+        items=files,
+        read=tf.data.TFRecordDataset,
+        parse=parse,
+        modality=modality,
+        num_examples=index["count"],
+        label_names=index["label_names"],
+        image_shape=shape,
+        name=os.path.basename(os.path.normpath(folder)),
+        labelled=labelled,
+        skip_invalid=skip_invalid,
+        locate=locate,
+    )
+
+
+def _check_first_record(file_name, features):
+    try:
+        first = next(iter(tf.data.TFRecordDataset(file_name).take(1)), None)
+    except tf.errors.DataLossError as e:
+        raise ValueError(
+            f"The shard {file_name!r} is damaged at its first record: "
+            f"{_op_error_reason(e)}."
+        ) from None
+    if first is None:
+        return
+    example = tf.train.Example.FromString(first.numpy())
+    found = sorted(example.features.feature)
+    expected = sorted(features)
+    if not set(expected) <= set(found):
+        raise ValueError(
+            f"The records of {file_name!r} have the wrong features. Received: "
+            f"{found}. Expected: {expected} (as the index describes)."
+        )
+
+
+def _locate(files, parse):
+    """`"record N of the shard F"` for the first record that fails."""
+    for file_name in files:
+        position = 0
+        try:
+            for record in tf.data.TFRecordDataset(file_name):
+                parse(record)
+                position += 1
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
+            return f"record {position} of the shard {file_name!r}"
+    return None
