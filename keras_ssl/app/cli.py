@@ -71,9 +71,25 @@ def _add_data_options(p):
         help="read at most this many examples of a tfds:<name> split",
     )
     g.add_argument(
+        "--skip-invalid",
         "--skip-invalid-images",
+        dest="skip_invalid_images",
         action="store_true",
-        help="skip image files that do not decode (their number is logged)",
+        help="skip images or shard records that do not decode (and count them) "
+        "instead of stopping with the file and record",
+    )
+    g.add_argument(
+        "--encoding",
+        default=None,
+        help="encoding of a .txt/.csv file (default utf-8), e.g. latin-1, cp1252",
+    )
+    g.add_argument(
+        "--stream",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="read the data from disk through tf.data instead of loading it: "
+        "auto streams shard folders (keras-ssl convert), tfds:<name> and large "
+        "folders or files",
     )
 
 
@@ -84,30 +100,51 @@ def _dataset(args, pair=False):
     (evaluation) it is split 80/20 into (train, test), stratified, seeded.
     """
     name = args.dataset
+    stream = {"auto": "auto", "on": True, "off": False}[args.stream]
     if name is not None and name.startswith("tfds:"):
         if pair:
             return _tfds(args, "train"), _tfds(args, "test")
+        in_memory = args.max_examples is not None or args.tfds_download
+        if stream is not False and not in_memory:
+            from keras_ssl.datasets import stream_tfds
+
+            size = tuple(args.image_size) if args.image_size else None
+            return stream_tfds(name[len("tfds:") :], "train", image_size=size)
         return _tfds(args, "train")
     if name is None or not os.path.exists(name):
         return name  # a registered name; the workflow loads (or rejects) it
-    from keras_ssl.datasets import load
+    from keras_ssl.datasets import load_or_stream
+
+    kwargs = _source_options(args, name)
+    data = load_or_stream(name, False if pair else stream, **kwargs)
+    return data.split(test_fraction=0.2, seed=args.seed) if pair else data
+
+
+def _source_options(args, name):
+    """The data flags that apply to the file or folder `name`."""
+    from keras_ssl.datasets.registry import is_shard_folder
 
     kwargs = {}
-    if name.lower().endswith(".csv"):
+    if args.skip_invalid_images and os.path.isdir(name):
+        kwargs["skip_invalid"] = True
+    if args.encoding and not os.path.isdir(name):
+        kwargs["encoding"] = args.encoding
+    if is_shard_folder(name):
+        if args.image_size:
+            kwargs["image_size"] = tuple(args.image_size)
+    elif name.lower().endswith(".csv"):
         if args.text_column is None:
             raise ValueError(
                 "A .csv dataset needs `--text-column`, the column holding the "
                 f"texts. Received: --dataset={name!r} without --text-column"
             )
-        kwargs = {"text_column": args.text_column, "label_column": args.label_column}
+        kwargs["text_column"] = args.text_column
+        kwargs["label_column"] = args.label_column
     elif os.path.isdir(name):
-        kwargs = {"color_mode": args.color_mode}
+        kwargs["color_mode"] = args.color_mode
         if args.image_size:
             kwargs["image_size"] = tuple(args.image_size)
-        if args.skip_invalid_images:
-            kwargs["skip_invalid"] = True
-    data = load(name, **kwargs)
-    return data.split(test_fraction=0.2, seed=args.seed) if pair else data
+    return kwargs
 
 
 def _tfds(args, split):
@@ -301,8 +338,9 @@ def _add_pretrain_parser(sub):
     p.add_argument(
         "--dataset",
         default=None,
-        help="fashion_mnist, wordnet, an image folder, a .txt/.csv file "
-        "(default: wordnet for text methods, fashion_mnist otherwise)",
+        help="fashion_mnist, wordnet, a folder of shards (keras-ssl convert), "
+        "an image folder, a .txt/.csv file, tfds:<name> (default: wordnet for "
+        "text methods, fashion_mnist otherwise)",
     )
     _add_data_options(p)
     p.add_argument("--epochs", type=int, default=5)
@@ -418,6 +456,77 @@ def _add_export_parser(sub):
     _add_common(p)
 
 
+def _add_convert_parser(sub):
+    p = sub.add_parser(
+        "convert",
+        help="write an image folder, a .txt/.csv file or an embedded dataset "
+        "as TFRecord shards with a checksummed index, to stream from",
+    )
+    p.add_argument(
+        "source",
+        help="an image folder (one subfolder per class, or flat), a .txt file "
+        "(one document per line), a .csv file, or fashion_mnist / wordnet",
+    )
+    p.add_argument("destination", help="the shard folder to create (must not exist)")
+    p.add_argument("--shard-size", type=int, default=10_000, help="examples per shard")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="resize the images (needed when their sizes differ)",
+    )
+    p.add_argument(
+        "--color-mode",
+        choices=["grayscale", "rgb"],
+        default=None,
+        help="convert the images' channels (default: keep them; they must agree)",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip images that do not decode (counted in the index)",
+    )
+    p.add_argument("--text-column", default=None, help="CSV column of the texts")
+    p.add_argument("--label-column", default=None, help="CSV column of the labels")
+    p.add_argument("--encoding", default="utf-8", help="encoding of a .txt/.csv file")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="split of an embedded dataset (fashion_mnist: train or test)",
+    )
+    _add_common(p)
+
+
+def _run_convert(args):
+    from keras_ssl.datasets import load, write_shards
+
+    source = args.source
+    if not os.path.exists(source):
+        source = load(source, split=args.split)  # an embedded dataset's name
+    index = write_shards(
+        source,
+        args.destination,
+        shard_size=args.shard_size,
+        image_size=tuple(args.image_size) if args.image_size else None,
+        color_mode=args.color_mode,
+        skip_invalid=args.skip_invalid,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        encoding=args.encoding,
+    )
+    return {
+        "metrics": {
+            "examples": index["count"],
+            "shards": len(index["shards"]),
+            "skipped": index["skipped"],
+        },
+        "Shards": args.destination,
+        "Next": f"keras-ssl pretrain --dataset {args.destination}",
+    }
+
+
 def _add_demo_parser(sub):
     p = sub.add_parser("demo", help="the end-to-end demo on the embedded data")
     p.add_argument("--output-dir", default="runs")
@@ -441,6 +550,7 @@ def build_parser():
     _add_tune_parser(sub)
     _add_tune_pretraining_parser(sub)
     _add_export_parser(sub)
+    _add_convert_parser(sub)
     _add_demo_parser(sub)
     return parser
 
@@ -622,6 +732,7 @@ _COMMANDS = {
     "tune": _run_tune,
     "tune-pretraining": _run_tune_pretraining,
     "export": _run_export,
+    "convert": _run_convert,
     "demo": _run_demo,
 }
 

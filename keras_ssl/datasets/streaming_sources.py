@@ -456,8 +456,10 @@ def stream_tfds(name, split="train", data_dir=None, image_size=None):
     if not builder.is_prepared():
         raise FileNotFoundError(
             f"The TFDS dataset is not prepared locally. Received: name={name!r} "
-            f"(data_dir={builder.data_dir!r}). Expected prepared data: prepare "
-            f"it with `tfds build {name.split(':')[0]}`; nothing is downloaded."
+            f"(data_dir={builder.data_dir!r}). Expected prepared data: nothing "
+            f"is downloaded unless asked, so prepare it with `tfds build "
+            f"{name.split(':')[0]}`, or load it with `download=True` "
+            "(`--tfds-download`)."
         )
     info = builder.info
     keys = info.supervised_keys

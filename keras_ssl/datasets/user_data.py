@@ -1,5 +1,6 @@
 """Loaders for the user's own data: image folders, text, CSV, arrays, TFDS."""
 
+import codecs
 import csv
 import difflib
 import io
@@ -169,14 +170,15 @@ def _op_error_reason(error):
     return message.strip().rstrip(".") or type(error).__name__
 
 
-def load_text_file(path):
-    """Loads a UTF-8 text file with one document per line.
+def load_text_file(path, encoding="utf-8"):
+    """Loads a text file with one document per line.
 
     Surrounding whitespace is stripped; empty lines are skipped and their
     number is logged.
 
     Args:
         path: Path of the text file.
+        encoding: Its encoding (`"utf-8"`, `"latin-1"`, `"cp1252"`, ...).
 
     Returns:
         An unlabelled `LabeledData` whose `x` is an object array of `str`.
@@ -193,7 +195,7 @@ def load_text_file(path):
     ['A first document.', 'A second one.']
     """
     path = os.fspath(path)
-    lines = _read_utf8(path).split("\n")
+    lines = _read_utf8(path, encoding).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # A final newline does not start another document.
     texts = [line.strip() for line in lines]
@@ -205,8 +207,8 @@ def load_text_file(path):
     return LabeledData(x=_object_array(texts), name=os.path.basename(path))
 
 
-def load_csv(path, text_column, label_column=None):
-    """Loads texts (and optional labels) from a UTF-8 CSV file with a header.
+def load_csv(path, text_column, label_column=None, encoding="utf-8"):
+    """Loads texts (and optional labels) from a CSV file with a header.
 
     Labels are mapped to integers in the sorted order of their distinct
     values (numerically when every label is an integer). Rows with an empty
@@ -216,6 +218,7 @@ def load_csv(path, text_column, label_column=None):
         path: Path of the CSV file; its first row names the columns.
         text_column: Name of the column holding the texts.
         label_column: Optional name of the column holding the labels.
+        encoding: The file's encoding (default UTF-8).
 
     Returns:
         A `LabeledData` of `str` texts, with labels and `label_names` when
@@ -233,7 +236,7 @@ def load_csv(path, text_column, label_column=None):
     (['great film', 'dull film'], [1, 0], ['neg', 'pos'])
     """
     path = os.fspath(path)
-    reader = csv.DictReader(io.StringIO(_read_utf8(path), newline=""))
+    reader = csv.DictReader(io.StringIO(_read_utf8(path, encoding), newline=""))
     columns = reader.fieldnames or []
     for arg, column in (("text_column", text_column), ("label_column", label_column)):
         if column is not None and column not in columns:
@@ -459,12 +462,13 @@ def load_tfds(name, split="train", download=None, **kwargs):
         ) from None
 
 
-def _read_utf8(path):
+def _read_utf8(path, encoding="utf-8"):
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"File not found. Received: path={path!r}. Expected an existing "
             "UTF-8 text file."
         )
+    codec = _codec(encoding)
     if os.path.isdir(path):
         raise ValueError(f"Expected a file, not a folder. Received: path={path!r}.")
     try:
@@ -473,12 +477,25 @@ def _read_utf8(path):
     except OSError as e:
         raise ValueError(f"Could not read {path!r}: {e.strerror}.") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as e:
         line_number = data.count(b"\n", 0, e.start) + 1
         raise ValueError(
-            f"{path!r} is not valid UTF-8: line {line_number} has an invalid "
-            f"byte {data[e.start : e.start + 1]!r}. Expected a UTF-8 encoded file."
+            f"{path!r} is not valid {'UTF-8' if codec == 'utf-8' else codec}: "
+            f"line {line_number} has an invalid "
+            f"byte {data[e.start : e.start + 1]!r}. Received: encoding="
+            f"{encoding!r}. Pass the file's encoding (`encoding=`, "
+            "`--encoding`, e.g. 'latin-1' or 'cp1252')."
+        ) from None
+
+
+def _codec(encoding):
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise ValueError(
+            f"Unknown text encoding. Received: encoding={encoding!r}. Expected "
+            "a codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'."
         ) from None
 
 

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from keras_ssl.datasets import StreamedData
+from keras_ssl.datasets.streaming_sources import check_min_side
 from keras_ssl.encoders import conv_encoder
 from keras_ssl.recipes.recipe import Pretext, Recipe
 
@@ -56,6 +57,7 @@ class ImageRecipe(Recipe):
                 f"Received: dataset={dataset!r} with x.shape={x.shape}, "
                 f"dtype={x.dtype}"
             )
+        check_min_side(x.shape[1:], f"dataset={dataset!r}")
         return x
 
     def make_encoder(self, input_shape, kw):
