@@ -237,17 +237,20 @@ class RunCheckpoint(keras.callbacks.Callback):
         restores from the same folder, on a shared file system).
         """
         model = model or self.model
-        strategy = getattr(model, "distribute_strategy", None)
-        if strategy is not None and not strategy.extended.should_checkpoint:
-            return
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             optimizer.build(model.trainable_variables)
+        # Every worker reads the values: reading a metric's variable under a
+        # multi-worker strategy is a collective all-reduce that all workers
+        # must join, or the next collective pairs mismatched ops.
+        arrays, random_states = self._arrays(model)
+        strategy = getattr(model, "distribute_strategy", None)
+        if strategy is not None and not strategy.extended.should_checkpoint:
+            return
         os.makedirs(self.directory, exist_ok=True)
         tag = f"{_PREFIX}{self.step:09d}-{uuid.uuid4().hex[:8]}"
         weights = f"{tag}.weights.h5"
         extras = f"{tag}.npz"
-        arrays, random_states = self._arrays(model)
 
         def write_arrays(tmp):
             with open(tmp, "wb") as f:
