@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -9,6 +10,7 @@ import tensorflow as tf
 logger = logging.getLogger("keras_ssl")
 
 AUTOTUNE = tf.data.AUTOTUNE
+FILE = tf.data.experimental.AutoShardPolicy.FILE
 
 
 @dataclasses.dataclass(eq=False, repr=False)
@@ -26,7 +28,8 @@ class StreamedData:
     A pipeline built twice with the same arguments yields the same examples
     in the same order, so a resumed run skips what was trained on by
     count (`batches(..., start_batch=n)` skips `n * batch_size` raw records
-    before anything is decoded) and then sees what an uninterrupted run sees.
+    before anything is decoded; per worker, its share of them, when sharded
+    by file) and then sees what an uninterrupted run sees.
 
     Args:
         items: what the pipeline starts from: a list of file names (shards
@@ -46,7 +49,8 @@ class StreamedData:
             of stopping.
         locate: optional function `(error) -> str` describing which file
             and record failed, used when parsing stops with an error.
-        shuffle_buffer: records held by the record shuffle.
+        shuffle_buffer: records held by the record shuffle (at most
+            `num_examples`).
 
     Example:
 
@@ -123,16 +127,41 @@ class StreamedData:
         where the pipeline reads them (which may run ahead of training)."""
         return int(self._skipped.numpy())
 
+    def count_skipped(self, n):
+        """Adds `n` to `skipped` (an op, for a reader that loses records
+        before they reach `parse`, such as a damaged shard's rest)."""
+        return self._skipped.assign_add(tf.cast(n, tf.int64))
+
     def shard_policy(self, num_workers):
-        """The `tf.data` auto-shard policy for `num_workers` workers: by
-        file when there are at least as many files as workers, else by
-        example."""
+        """The `tf.data` auto-shard policy for `num_workers` workers.
+
+        By file (`FILE`) when there are at least as many files as workers:
+        each worker reads only its own files (`tf.distribute` shards the
+        file names ahead of the interleave, so the shuffles and the record
+        buffer stay per worker). By example (`DATA`) otherwise (one file,
+        an image folder, a `tf.data` source): every worker reads and parses
+        every example and keeps its share of each global batch.
+
+        Args:
+            num_workers: workers of a multi-worker strategy.
+
+        Returns:
+            A `tf.data.experimental.AutoShardPolicy`.
+
+        Example:
+
+        >>> data = StreamedData(["a.tfrecord", "b.tfrecord"], parse=None, read=len)
+        >>> data.shard_policy(2).name, data.shard_policy(3).name
+        ('FILE', 'DATA')
+        """
         files = self.num_files or 0
         if files >= num_workers:
             return tf.data.experimental.AutoShardPolicy.FILE
         return tf.data.experimental.AutoShardPolicy.DATA
 
     def _records(self, shuffle, seed, repeat):
+        # No larger than the data: a buffer fills before its first record.
+        buffer = min(self.shuffle_buffer, self.num_examples or self.shuffle_buffer)
         if self.read is not None:
             files = tf.data.Dataset.from_tensor_slices(list(self.items))
             if shuffle:
@@ -151,12 +180,12 @@ class StreamedData:
                     deterministic=True,
                 )
             if shuffle:
-                records = records.shuffle(self.shuffle_buffer, seed=seed)
+                records = records.shuffle(buffer, seed=seed)
             return records
         if isinstance(self.items, tf.data.Dataset):
             records = self.items
             if shuffle:
-                records = records.shuffle(self.shuffle_buffer, seed=seed)
+                records = records.shuffle(buffer, seed=seed)
         else:
             records = tf.data.Dataset.from_tensor_slices(self.items)
             if shuffle:
@@ -203,9 +232,17 @@ class StreamedData:
 
     def _skipping_invalid(self, records, deterministic):
         # Number the records, drop those whose parsing fails, and count
-        # the gaps between the numbers that come through.
+        # the gaps between the numbers that come through; records failing
+        # at the end of a finite stream are counted once it ends.
         parse = self.parse
-        numbered = records.enumerate().map(
+        read = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+        def note(i, record):
+            with tf.control_dependencies([read.assign(i + 1)]):
+                return i, tf.nest.map_structure(tf.identity, record)
+
+        numbered = records.enumerate().map(note)  # in order, before parsing
+        numbered = numbered.map(
             lambda i, record: (i, _call(parse, record)),
             num_parallel_calls=AUTOTUNE,
             deterministic=True,
@@ -220,7 +257,16 @@ class StreamedData:
                 with tf.control_dependencies([last.assign(i)]):
                     return tf.nest.map_structure(tf.identity, example)
 
-        return numbered.map(count)
+        examples = numbered.map(count)
+
+        spec = examples.element_spec
+
+        def count_the_end(_):
+            with tf.control_dependencies([skipped.assign_add(read - last - 1)]):
+                with tf.control_dependencies([last.assign(read - 1)]):
+                    return _empty(spec)
+
+        return examples.concatenate(tf.data.Dataset.range(1).flat_map(count_the_end))
 
     def batches(
         self,
@@ -245,9 +291,12 @@ class StreamedData:
             repeat: repeat forever (an endless stream for `fit`).
             drop_remainder: only full batches (methods that need a fixed
                 batch).
-            start_batch: batches to skip (an exact resume). Records are
+            start_batch: steps to skip (an exact resume). Records are
                 skipped before parsing when every record is an example;
-                with `skip_invalid`, parsed batches are skipped instead.
+                with `skip_invalid` or `cache`, parsed examples are skipped
+                instead. Sharded by file between workers, each worker
+                skips its own share (`batch_size // num_workers` examples
+                per step).
             labels: keep the labels (see `examples`).
             cache: optional file path: `cache()` the parsed examples there
                 (one pass; needs `repeat=False` or a finite source).
@@ -258,12 +307,21 @@ class StreamedData:
         Returns:
             A `tf.data.Dataset` of batches.
         """
-        start = 0 if self.skip_invalid else start_batch * batch_size
+        # Examples this pipeline gives per step: sharded by file, each
+        # worker reads its own files and `tf.distribute` splits each batch
+        # of them over `num_workers` steps of that worker.
+        per_step = batch_size
+        if num_workers > 1 and self.shard_policy(num_workers) == FILE:
+            per_step = batch_size // num_workers
+        skip = start_batch * per_step
+        # Raw records before parsing when every record is an example and
+        # nothing is cached; parsed examples otherwise.
+        raw = 0 if self.skip_invalid or cache is not None else skip
         ds = self.examples(
             shuffle=shuffle and cache is None,
             seed=seed,
             repeat=repeat and cache is None,
-            start=start,
+            start=raw,
             labels=labels,
             deterministic=deterministic,
         )
@@ -273,17 +331,25 @@ class StreamedData:
                 ds = ds.shuffle(self.shuffle_buffer, seed=seed)
             if repeat:
                 ds = ds.repeat()
+        if skip and not raw:
+            ds = ds.skip(skip)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        if start_batch and not start:
-            ds = ds.skip(start_batch)
         options = tf.data.Options()
         options.deterministic = deterministic
         if num_workers > 1:
+            # Applied by `strategy.experimental_distribute_dataset` (what
+            # `fit` calls under a multi-worker strategy).
             policy = self.shard_policy(num_workers)
             options.experimental_distribute.auto_shard_policy = policy
+            files = self.num_files or 0
+            how = (
+                f"by file (policy FILE, {files} files: each worker reads its own)"
+                if policy == tf.data.experimental.AutoShardPolicy.FILE
+                else f"by example (policy DATA, {files} files for {num_workers} "
+                "workers: each worker reads every example, keeps its share)"
+            )
             logger.info(
-                "Sharding %s between %d workers by %s (%s files).",
-                *(self.name, num_workers, policy.name.lower(), self.num_files or 0),
+                "Sharding %r between %d workers %s.", self.name, num_workers, how
             )
         return ds.with_options(options).prefetch(AUTOTUNE)
 
@@ -294,11 +360,15 @@ class StreamedData:
         from keras_ssl.datasets.labeled_data import LabeledData
 
         xs, ys = [], []
-        for batch in self.batches(1024, shuffle=True, seed=seed).take(-(-n // 1024)):
-            x, y = batch if self.labelled else (batch, None)
-            xs.append(x.numpy())
-            if y is not None:
-                ys.append(y.numpy())
+        batches = self.batches(1024, shuffle=True, seed=seed).take(-(-n // 1024))
+        try:
+            for batch in batches:
+                x, y = batch if self.labelled else (batch, None)
+                xs.append(x.numpy())
+                if y is not None:
+                    ys.append(y.numpy())
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+            raise self.describe_error(e) from None
         x = np.concatenate(xs)[:n]
         if self.modality == "text":
             x = np.asarray([t.decode("utf-8") for t in x] + [None], dtype=object)[:-1]
@@ -318,8 +388,7 @@ class StreamedData:
         """A `ValueError` for a parsing `error` of this stream, naming the
         file and record when `locate` can find them."""
         where = self.locate(error) if self.locate is not None else None
-        reason = error.message.split("\n")[0].strip()
-        message = f"Could not read an example of {self.name!r}: {reason}."
+        message = f"Could not read an example of {self.name!r}: {_reason(error)}."
         if where:
             message += f" The first bad record is {where}."
         message += (
@@ -327,6 +396,24 @@ class StreamedData:
             "(`--skip-invalid`) to skip and count invalid records."
         )
         return ValueError(message)
+
+
+def _reason(error):
+    """The first line of a `tf.data` error, without TensorFlow's wrapping
+    (function names, the iterator's path, the op)."""
+    message = error.message.split("\n")[0]
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
+    message = re.sub(r"Error in user-defined function .*?: \S+: ", "", message)
+    message = re.sub(r"\s*\[Op:\w+\].*$", "", message)
+    return message.strip().rstrip(".") or type(error).__name__
+
+
+def _empty(spec):
+    """An empty dataset with elements of `spec`."""
+    zeros = tf.nest.map_structure(
+        lambda s: tf.zeros([d or 0 for d in s.shape], s.dtype), spec
+    )
+    return tf.data.Dataset.from_tensors(zeros).take(0)
 
 
 def _call(parse, record):

@@ -18,9 +18,9 @@ from keras_ssl.datasets.user_data import (
     _CHANNELS,
     IMAGE_EXTENSIONS,
     _check_not_empty,
-    _decode_image,
     _image_files,
     _label_sort_key,
+    _op_error_reason,
 )
 
 logger = logging.getLogger("keras_ssl")
@@ -35,15 +35,7 @@ def decode_image(contents, channels, image_size):
     `uint8` `(height, width, channels)`, resized (antialiased) to
     `image_size` unless it has that size already. JPEGs use the fast
     integer DCT."""
-    image = tf.cond(
-        tf.io.is_jpeg(contents),
-        lambda: tf.io.decode_jpeg(
-            contents, channels=channels, dct_method="INTEGER_FAST"
-        ),
-        lambda: tf.io.decode_image(
-            contents, channels=channels, expand_animations=False
-        ),
-    )
+    image = decode_bytes(contents, channels)
     height, width = image_size
     same = tf.logical_and(tf.shape(image)[0] == height, tf.shape(image)[1] == width)
 
@@ -53,6 +45,30 @@ def decode_image(contents, channels, image_size):
 
     image = tf.cond(same, lambda: image, resize)
     return tf.ensure_shape(image, (height, width, channels))
+
+
+def decode_bytes(contents, channels):
+    """Decodes one encoded image to `uint8` `(height, width, channels)` at
+    its own size (`channels=0`: the file's own). GIFs decode to RGB only,
+    so their first frame is converted to `channels` here."""
+
+    def gif():
+        image = tf.io.decode_gif(contents)[0]
+        return tf.image.rgb_to_grayscale(image) if channels == 1 else image
+
+    def other():
+        return tf.cond(
+            tf.io.is_jpeg(contents),
+            lambda: tf.io.decode_jpeg(
+                contents, channels=channels, dct_method="INTEGER_FAST"
+            ),
+            lambda: tf.io.decode_image(
+                contents, channels=channels, expand_animations=False
+            ),
+        )
+
+    is_gif = tf.strings.substr(contents, 0, 3) == b"GIF"
+    return tf.cond(is_gif, gif, other)
 
 
 def check_image_size(image_size, argument="image_size"):
@@ -146,7 +162,7 @@ def stream_image_folder(
     def locate(error):
         for file_name in files:
             try:
-                _decode_image(file_name, channels, None)
+                _decode_file(file_name, channels)
             except ValueError:
                 return f"the file {file_name!r}"
         return None
@@ -184,11 +200,32 @@ def _list_images(path, labels):
 def _first_image_size(files, channels, skip_invalid):
     for file_name in files:
         try:
-            return tuple(_decode_image(file_name, channels, None).shape[:2])
+            return tuple(_decode_file(file_name, channels).shape[:2])
         except ValueError:
             if not skip_invalid:
                 raise
     raise ValueError(f"No image decodes among the {len(files)} files listed.")
+
+
+def _decode_file(file_name, channels):
+    """The image of a file, decoded as the pipeline does; a `ValueError`
+    naming the file when it does not decode."""
+    try:
+        with open(file_name, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(
+            f"Could not read image file {file_name!r}: {e.strerror}."
+        ) from None
+    try:
+        return decode_bytes(data, channels)
+    except tf.errors.OpError as e:
+        raise ValueError(
+            f"Could not decode image file {file_name!r} ({len(data)} bytes): "
+            f"{_op_error_reason(e)}. Expected a complete PNG, JPEG, BMP or GIF "
+            "file; remove the file, or pass `skip_invalid=True` to skip "
+            "undecodable files."
+        ) from None
 
 
 def _check_encoding(encoding):
@@ -243,7 +280,10 @@ def stream_text_file(path, encoding="utf-8"):
     Lines are read by `tf.data.TextLineDataset`, transcoded to UTF-8 in the
     pipeline when `encoding` is another one, stripped, and empty lines are
     dropped. One pass over the file up front counts the documents and
-    checks the encoding (memory stays flat).
+    checks the encoding (memory stays flat). The texts equal those of
+    `load_text_file`, except that `TextLineDataset` drops a carriage return
+    inside a line (`write_shards` keeps it); UTF-16 and UTF-32 files are
+    read whole.
 
     Args:
         path: the text file.
@@ -266,14 +306,14 @@ def stream_text_file(path, encoding="utf-8"):
     transcode = _transcoder(codec)
 
     def read(file_name):
-        if codec.startswith("utf-16"):
-            # Line splitting is byte-based: read UTF-16 whole (one file).
+        if codec.startswith(("utf-16", "utf-32")):
+            # Line splitting is byte-based: read UTF-16/32 whole (one file).
             whole = transcode(tf.io.read_file(file_name))
             return tf.data.Dataset.from_tensor_slices(tf.strings.split(whole, "\n"))
         return tf.data.TextLineDataset(file_name).map(transcode)
 
     def parse(line):
-        return tf.strings.strip(line)
+        return _strip(line)
 
     def drop_empty(file_name):
         return read(file_name).filter(_not_blank)
@@ -289,17 +329,36 @@ def stream_text_file(path, encoding="utf-8"):
 
 
 def _transcoder(codec):
-    if codec == "utf-8":
+    if codec in ("utf-8", "utf-8-sig"):
         # Strip a byte-order mark, as `utf-8-sig` does.
         return lambda s: tf.strings.regex_replace(s, "^\ufeff", "")
     icu = _ICU_NAMES.get(codec, codec)
+    try:  # ICU may not know a codec Python knows: say so now.
+        tf.strings.unicode_transcode("", input_encoding=icu, output_encoding="UTF-8")
+    except tf.errors.OpError:
+        raise ValueError(
+            f"The pipeline cannot transcode {codec!r}. Received: encoding="
+            f"{codec!r}. Expected one of {sorted(_ICU_NAMES)}, or convert the "
+            "file to shards (`write_shards(..., encoding=...)`)."
+        ) from None
     return lambda s: tf.strings.unicode_transcode(
         s, input_encoding=icu, output_encoding="UTF-8", errors="replace"
     )
 
 
+#: The characters Python's `str.strip()` removes, as an RE2 class
+#: (`tf.strings.strip` removes ASCII whitespace only).
+_SPACE = r"[\p{Z}\t-\r\x{1c}-\x{1f}\x{85}]"
+
+
+def _strip(text):
+    """`str.strip()` in the pipeline (Unicode whitespace too), so streamed
+    texts equal those of the in-memory loaders."""
+    return tf.strings.regex_replace(text, f"^{_SPACE}+|{_SPACE}+$", "")
+
+
 def _not_blank(text):
-    return tf.strings.length(tf.strings.strip(text)) > 0
+    return tf.strings.length(_strip(text)) > 0
 
 
 def _existing_file(path):
@@ -311,10 +370,34 @@ def _existing_file(path):
     return path
 
 
-def _scan_csv(path, encoding, text_column, label_column):
-    with open(path, encoding=encoding, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, [])
+class _RawLines:
+    """The lines of a file, keeping those of the row being read."""
+
+    def __init__(self, f):
+        self.lines = iter(f)
+        self.raw = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.lines)
+        self.raw.append(line)
+        return line
+
+
+def _scan_csv(path, encoding, text_column, label_column, for_pipeline=False):
+    """`(header, texts, sorted labels, has_blank_lines)` of a CSV file, read
+    row by row. `for_pipeline`: also raise a `ValueError` for a row that
+    `tf.data.experimental.CsvDataset` cannot read (a quote inside an unquoted
+    field, text after a closing quote)."""
+    codec = codecs.lookup(encoding).name
+    # A byte-order mark is not part of the first column's name (`load_csv`).
+    codec = "utf-8-sig" if codec == "utf-8" else codec
+    with open(path, encoding=codec, newline="") as f:
+        lines = _RawLines(f)
+        rows = _csv_rows(csv.reader(lines, strict=for_pipeline), lines, path)
+        header = next(rows, [])
         columns = (("text_column", text_column), ("label_column", label_column))
         for arg, column in columns:
             if column is not None and column not in header:
@@ -324,13 +407,18 @@ def _scan_csv(path, encoding, text_column, label_column):
                 )
         text_at = header.index(text_column)
         label_at = None if label_column is None else header.index(label_column)
-        count, labels = 0, set()
-        for row_number, row in enumerate(reader, start=2):
+        count, labels, blank = 0, set(), False
+        for row_number, row in enumerate(rows, start=2):
+            if not row:
+                blank = True  # skipped, as `load_csv` does
+                continue
             if len(row) != len(header):
                 raise ValueError(
                     f"Row {row_number} of {path!r} has {len(row)} fields. "
                     f"Expected {len(header)}, as in the header {header}."
                 )
+            if for_pipeline and any('"' in field for field in row):
+                _check_quotes(row, "".join(lines.raw), path, row_number)
             if not row[text_at].strip():
                 continue
             count += 1
@@ -343,16 +431,52 @@ def _scan_csv(path, encoding, text_column, label_column):
                         "a label in every row that has a text."
                     )
                 labels.add(label)
-    return header, count, sorted(labels, key=_label_sort_key(list(labels)))
+    return header, count, sorted(labels, key=_label_sort_key(list(labels))), blank
+
+
+def _csv_rows(reader, lines, path):
+    """The rows of `reader`; a `ValueError` naming the row for bad CSV."""
+    row_number = 0
+    while True:
+        lines.raw.clear()
+        row_number += 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ValueError(
+                f"Row {row_number} of {path!r} is not valid CSV: {e}. Expected "
+                'fields quoted as a whole ("a ""quoted"" field"); fix the row, '
+                "or convert the file with `write_shards` (`keras-ssl convert`), "
+                "or load it in memory (`stream=False`)."
+            ) from None
+
+
+def _check_quotes(row, raw, path, row_number):
+    for field in row:
+        if '"' in field and '"' + field.replace('"', '""') + '"' not in raw:
+            raise ValueError(
+                f"Row {row_number} of {path!r} has a quote inside an unquoted "
+                f"field, which the streaming CSV reader cannot read. Received: "
+                f"{field!r}. Expected fields with quotes quoted as a whole "
+                '("a ""quoted"" field"); fix the row, or convert the file with '
+                "`write_shards` (`keras-ssl convert`), or load it in memory "
+                "(`stream=False`)."
+            )
 
 
 def stream_csv(path, text_column="text", label_column=None, encoding="utf-8"):
     """Streams texts (and labels) from a CSV file with a header row.
 
-    One pass up front (in Python, row by row) counts the texts and collects
-    the label values; the pipeline then reads the file with
-    `tf.data.experimental.CsvDataset` and maps labels to ids with a lookup
-    table, in the same sorted order as `load_csv`.
+    One pass up front (in Python, row by row) counts the texts, collects
+    the label values and checks every row; the pipeline then reads the file
+    with `tf.data.experimental.CsvDataset` and maps labels to ids with a
+    lookup table, in the same sorted order as `load_csv`. Quoted fields may
+    hold commas, quotes (doubled) and newlines; blank lines and rows with an
+    empty text are skipped. A field with a quote must be quoted as a whole
+    (`CsvDataset` cannot read `ab"c`): such a row is a `ValueError` naming
+    it (`write_shards` and `load_csv` read it).
 
     Args:
         path: the CSV file.
@@ -368,7 +492,9 @@ def stream_csv(path, text_column="text", label_column=None, encoding="utf-8"):
     path = _existing_file(path)
     codec = _check_encoding(encoding)
     try:
-        header, count, label_names = _scan_csv(path, codec, text_column, label_column)
+        header, count, label_names, blank = _scan_csv(
+            path, codec, text_column, label_column, for_pipeline=True
+        )
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{path!r} is not valid {codec}: {e.reason}. Received: encoding="
@@ -384,6 +510,9 @@ def stream_csv(path, text_column="text", label_column=None, encoding="utf-8"):
     columns = [header.index(text_column)]
     if label_column is not None:
         columns.append(header.index(label_column))
+    # `CsvDataset` reads its selected columns in file order.
+    selected = sorted(set(columns))
+    order = [selected.index(column) for column in columns]
     table = None
     if label_column is not None:
         with tf.init_scope():
@@ -397,17 +526,22 @@ def stream_csv(path, text_column="text", label_column=None, encoding="utf-8"):
     def read(file_name):
         rows = tf.data.experimental.CsvDataset(
             file_name,
-            record_defaults=[tf.string] * len(columns),
+            record_defaults=[""] * len(selected),  # empty cells allowed
             header=True,
-            select_cols=columns,
+            select_cols=selected,
         )
+        if blank:
+            # `CsvDataset` fails on a blank line and goes on with the next
+            # row; every other row was checked by the scan above.
+            rows = rows.ignore_errors()
+        rows = rows.map(lambda *fields: tuple(fields[i] for i in order))
         return rows.filter(lambda text, *_: _not_blank(text))
 
     def parse(text, *label):
-        text = tf.strings.strip(text)
+        text = _strip(text)
         if table is None:
             return text
-        return text, table.lookup(tf.strings.strip(label[0]))
+        return text, table.lookup(_strip(label[0]))
 
     return StreamedData(
         items=[path],
@@ -509,10 +643,11 @@ def from_dataset(dataset, label_names=None, name="dataset", num_examples=None):
     """Wraps a `tf.data.Dataset` of single examples for the workflows.
 
     Elements must be `x` or `(x, y)`: images as `uint8` (or integer)
-    tensors `(height, width, channels)`, texts as scalar `tf.string`;
-    labels as integer scalars. A batched dataset is unbatched (its batch
-    dimension is recognised from the element spec: rank-4 images or rank-1
-    texts).
+    tensors `(height, width, channels)` or `(height, width)`, texts as
+    scalar `tf.string`; labels as integer scalars. A batched dataset is
+    unbatched (its batch dimension is recognised from the element spec:
+    rank-4 images, rank-3 images whose last side is over 4 (greyscale
+    `(batch, height, width)`), or rank-1 texts).
 
     Args:
         dataset: the `tf.data.Dataset`.
@@ -541,8 +676,12 @@ def from_dataset(dataset, label_names=None, name="dataset", num_examples=None):
         raise ValueError(
             f"Argument `dataset` must yield tensors. Received: element spec {spec}"
         )
-    batched = (x_spec.dtype == tf.string and x_spec.shape.rank == 1) or (
-        x_spec.dtype != tf.string and x_spec.shape.rank == 4
+    rank = x_spec.shape.rank
+    batched = (x_spec.dtype == tf.string and rank == 1) or (
+        # (batch, height, width, channels), or (batch, height, width) when
+        # the last side is no channel count (images have at most 4).
+        x_spec.dtype != tf.string
+        and (rank == 4 or (rank == 3 and (x_spec.shape[-1] or 0) > 4))
     )
     if batched:
         dataset = dataset.unbatch()

@@ -2,6 +2,7 @@
 `stream_shards`, with a JSON index holding counts, classes, the image shape
 and a SHA-256 checksum per shard."""
 
+import codecs
 import csv
 import hashlib
 import json
@@ -17,9 +18,11 @@ from keras_ssl.checks import check_bool, check_choice, check_positive_int
 from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.datasets.streamed_data import StreamedData
 from keras_ssl.datasets.streaming_sources import (
+    _check_encoding,
     _scan_csv,
     check_image_size,
     check_min_side,
+    decode_bytes,
     decode_image,
     stream_text_file,
 )
@@ -35,6 +38,8 @@ logger = logging.getLogger("keras_ssl")
 INDEX_NAME = "index.json"
 FORMAT = "keras_ssl.tfrecord_shards"
 VERSION = 1
+_INDEX_KEYS = ("modality", "count", "label_names", "image_shape", "shards")
+_SHARD_KEYS = ("file", "count", "bytes", "sha256")
 
 
 def _bytes_feature(value):
@@ -102,9 +107,7 @@ def _image_records(paths_and_labels, channels, image_size, skip_invalid, progres
         with open(path, "rb") as f:
             data = f.read()
         try:
-            image = tf.io.decode_image(
-                data, channels=channels or 0, expand_animations=False
-            )
+            image = decode_bytes(data, channels or 0)
         except tf.errors.OpError as e:
             if not skip_invalid:
                 raise ValueError(
@@ -180,19 +183,23 @@ def _text_records(texts_and_labels):
 
 
 def _text_lines(path, encoding):
-    with open(path, encoding=encoding, errors="strict") as f:
+    # Lines end at "\n" only and a byte-order mark is dropped, as in
+    # `load_text_file`.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    with open(path, encoding=codec, errors="strict", newline="\n") as f:
         for line in f:
-            line = line.strip().lstrip("\ufeff")
+            line = line.strip()
             if line:
                 yield line, None
 
 
 def _csv_texts(path, encoding, text_column, label_column):
-    _, _, label_names = _scan_csv(path, encoding, text_column, label_column)
+    _, _, label_names, _ = _scan_csv(path, encoding, text_column, label_column)
     ids = {name: i for i, name in enumerate(label_names)}
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
     def rows():
-        with open(path, encoding=encoding, newline="") as f:
+        with open(path, encoding=codec, newline="") as f:
             for row in csv.DictReader(f):
                 text = (row[text_column] or "").strip()
                 if text:
@@ -208,10 +215,13 @@ def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progr
     """`(modality, label_names, total, records)` of a conversion source."""
     channels = None if color_mode is None else _CHANNELS[color_mode]
     if isinstance(source, LabeledData):
+        label_names = source.label_names
+        if source.y is not None and label_names is None:  # keep the labels
+            label_names = [str(i) for i in range(int(source.y.max()) + 1)]
         if source.x.dtype == object:
             labels = source.y if source.y is not None else [None] * len(source)
             pairs = zip(source.x, labels)
-            return "text", source.label_names, len(source), _text_records(pairs)
+            return "text", label_names, len(source), _text_records(pairs)
         x = source.x
         if image_size is not None and tuple(x.shape[1:3]) != image_size:
             raise ValueError(
@@ -223,7 +233,7 @@ def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progr
                 f"Received: color_mode={color_mode!r} for images with "
                 f"{x.shape[-1]} channel(s)."
             )
-        return "image", source.label_names, len(x), _array_images(x, source.y)
+        return "image", label_names, len(x), _array_images(x, source.y)
     path = os.fspath(source)
     if os.path.isdir(path):
         items, class_names = _folder_items(path)
@@ -231,7 +241,7 @@ def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progr
         records = _image_records(items, channels, image_size, skip_invalid, progress)
         return "image", class_names, len(items), records
     extension = os.path.splitext(path)[1].lower()
-    encoding = text_kw["encoding"]
+    encoding = _check_encoding(text_kw["encoding"])
     if extension == ".txt":
         # Counts the documents and checks the encoding first.
         total = stream_text_file(path, encoding=encoding).num_examples
@@ -352,6 +362,7 @@ def _write_all(folder, records, modality, label_names, shard_size, progress):
             if modality == "image":
                 if shape is None:
                     shape = example_shape
+                    check_min_side(shape, "the source")
                 elif example_shape != shape:
                     _mismatch(shape, example_shape, writer)
             writer.write(_example(key, payload, label if labelled else None))
@@ -360,8 +371,6 @@ def _write_all(folder, records, modality, label_names, shard_size, progress):
         writer.close()
     count = sum(s["count"] for s in writer.shards)
     _check_not_empty(count, "the source (every image was skipped)")
-    if shape is not None:
-        check_min_side(shape, "the source")
     index = {
         "format": FORMAT,
         "version": VERSION,
@@ -417,6 +426,21 @@ def read_index(path):
         raise ValueError(
             f"Unsupported shard index version. Received: {index.get('version')!r} "
             f"in {index_path!r}. Expected {VERSION}."
+        )
+    missing = [key for key in _INDEX_KEYS if key not in index]
+    shards = index.get("shards")
+    if not missing and (not isinstance(shards, list) or not shards):
+        missing = ["shards (a non-empty list)"]
+    for shard in shards if not missing else []:
+        if not isinstance(shard, dict):
+            missing = ["shards (a list of dicts)"]
+            break
+        missing += [f"shards[].{key}" for key in _SHARD_KEYS if key not in shard]
+    if missing:
+        raise ValueError(
+            f"The shard index {index_path!r} is incomplete. Received: no "
+            f"{', '.join(sorted(set(missing)))}. Expected the index written by "
+            "`write_shards` (`keras-ssl convert`)."
         )
     for shard in index["shards"]:
         name = shard.get("file")
@@ -519,7 +543,7 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
     def locate(error):
         return _locate(files, parse)
 
-    return StreamedData(
+    data = StreamedData(
         items=files,
         read=tf.data.TFRecordDataset,
         parse=parse,
@@ -532,6 +556,42 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
         skip_invalid=skip_invalid,
         locate=locate,
     )
+    if skip_invalid:
+        counts = [s["count"] for s in index["shards"]]
+        data.read = _reading_past_damage(files, counts, data)
+    return data
+
+
+def _reading_past_damage(files, counts, data):
+    """The shard reader of `skip_invalid=True`: after a damaged record (a
+    checksum of the TFRecord framing fails) TensorFlow drops the rest of
+    its shard, so those records are counted as skipped, from the shard's
+    count in the index."""
+    with tf.init_scope():
+        expected = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(files), tf.constant(counts, tf.int64)
+            ),
+            default_value=0,
+        )
+
+    def read(file_name):
+        records = tf.data.TFRecordDataset(file_name).ignore_errors()
+        end = tf.data.Dataset.from_tensors((tf.constant(""), True))
+        records = records.map(lambda r: (r, False)).concatenate(end)
+
+        def count_lost(i, record_and_end):
+            record, last = record_and_end
+            lost = tf.where(last, expected.lookup(file_name) - i, 0)
+            with tf.control_dependencies([data.count_skipped(lost)]):
+                return tf.identity(record), tf.identity(last)
+
+        records = records.enumerate().map(count_lost)
+        return records.filter(lambda r, last: tf.logical_not(last)).map(
+            lambda r, last: r
+        )
+
+    return read
 
 
 def _check_first_record(file_name, features):
@@ -544,7 +604,13 @@ def _check_first_record(file_name, features):
         ) from None
     if first is None:
         return
-    example = tf.train.Example.FromString(first.numpy())
+    try:
+        example = tf.train.Example.FromString(first.numpy())
+    except Exception:  # noqa: BLE001 (protobuf's DecodeError)
+        raise ValueError(
+            f"The records of {file_name!r} are not tf.train.Example protos. "
+            "Expected shards written by `write_shards` (`keras-ssl convert`)."
+        ) from None
     found = sorted(example.features.feature)
     expected = sorted(features)
     if not set(expected) <= set(found):

@@ -148,7 +148,11 @@ def _decode_image(file_path, channels, image_size):
             f"Could not read image file {file_path!r}: {e.strerror}."
         ) from None
     try:
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        if data[:3] == b"GIF" and channels == 1:
+            # GIFs decode to RGB only: take the first frame, then grey.
+            image = tf.image.rgb_to_grayscale(tf.io.decode_gif(data)[0])
+        else:
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
     except tf.errors.OpError as e:
         raise ValueError(
             f"Could not decode image file {file_path!r} ({len(data)} bytes): "
