@@ -96,28 +96,38 @@ def _add_data_options(p):
 def _dataset(args, pair=False):
     """`--dataset` as the workflows take it: names stay names, files load here.
 
-    A folder or a .csv file is read with the data flags; with `pair=True`
-    (evaluation) it is split 80/20 into (train, test), stratified, seeded.
+    A folder or a .csv file is read with the data flags (streamed when
+    large, see `--stream`); with `pair=True` (evaluation) data loaded in
+    memory is split 80/20 into (train, test), stratified, seeded, and a
+    stream is handed over whole (the workflow splits it).
     """
     name = args.dataset
     stream = {"auto": "auto", "on": True, "off": False}[args.stream]
     if name is not None and name.startswith("tfds:"):
-        if pair:
-            return _tfds(args, "train"), _tfds(args, "test")
         in_memory = args.max_examples is not None or args.tfds_download
         if stream is not False and not in_memory:
             from keras_ssl.datasets import stream_tfds
 
             size = tuple(args.image_size) if args.image_size else None
-            return stream_tfds(name[len("tfds:") :], "train", image_size=size)
+            base = name[len("tfds:") :]
+            if pair:
+                return (
+                    stream_tfds(base, "train", image_size=size),
+                    stream_tfds(base, "test", image_size=size),
+                )
+            return stream_tfds(base, "train", image_size=size)
+        if pair:
+            return _tfds(args, "train"), _tfds(args, "test")
         return _tfds(args, "train")
     if name is None or not os.path.exists(name):
         return name  # a registered name; the workflow loads (or rejects) it
-    from keras_ssl.datasets import load_or_stream
+    from keras_ssl.datasets import LabeledData, load_or_stream
 
     kwargs = _source_options(args, name)
-    data = load_or_stream(name, False if pair else stream, **kwargs)
-    return data.split(test_fraction=0.2, seed=args.seed) if pair else data
+    data = load_or_stream(name, stream, **kwargs)
+    if pair and isinstance(data, LabeledData):
+        return data.split(test_fraction=0.2, seed=args.seed)
+    return data  # a stream: the workflow splits it (seeded, by record)
 
 
 def _source_options(args, name):

@@ -10,7 +10,13 @@ import tensorflow as tf
 from keras_ssl.app.pretrain import tokenize
 from keras_ssl.checks import check_seed
 from keras_ssl.compat import safe_mode_scope, seed_scope
-from keras_ssl.datasets import LabeledData, load
+from keras_ssl.datasets import (
+    LabeledData,
+    StreamedData,
+    from_dataset,
+    load,
+    load_or_stream,
+)
 from keras_ssl.evaluation import (
     embed,
     fine_tune,
@@ -18,6 +24,12 @@ from keras_ssl.evaluation import (
     linear_probe,
     pixel_logistic_regression,
     tfidf_logistic_regression,
+)
+from keras_ssl.evaluation.embed import (
+    embed_labelled,
+    scale_images,
+    split_stream,
+    subset_stream,
 )
 from keras_ssl.export._checks import check_writable_dir
 from keras_ssl.models import SSLModel
@@ -101,44 +113,97 @@ def random_init_twin(encoder, seed=0):
 _SPLIT_DATASETS = ("fashion_mnist", "wordnet", "wordnet_nouns")
 
 
-def _train_test(dataset, seed):
-    """`(train, test)` `LabeledData` for a name, a path or a `(train, test)` pair.
+def resolve_part(part, stream="auto"):
+    """One split of a `(train, test)` pair: a `LabeledData` or a
+    `StreamedData` (a `tf.data.Dataset` is wrapped with `from_dataset`, a
+    path read with `load_or_stream`); anything else is returned as it is,
+    for the caller's checks."""
+    if isinstance(part, tf.data.Dataset):
+        return from_dataset(part)
+    if isinstance(part, str | os.PathLike):
+        return load_or_stream(part, stream)
+    return part
 
-    Named datasets use their own splits; a folder or a file is split here
-    (stratified, 20% held out as the test split).
+
+def split_labelled(data, test_fraction, seed):
+    """`(train, test)` of one labelled source: stratified for a
+    `LabeledData` (`LabeledData.split`), by `split_stream` for a stream."""
+    if isinstance(data, StreamedData):
+        return split_stream(data, test_fraction, seed=seed)
+    return data.split(test_fraction=test_fraction, seed=seed, stratify=True)
+
+
+def _is_labelled(data):
+    if isinstance(data, StreamedData):
+        return data.labelled
+    return isinstance(data, LabeledData) and data.y is not None
+
+
+def _train_test(dataset, seed, stream="auto"):
+    """`(train, test)` for a name, a path, one source or a `(train, test)`
+    pair; each part a `LabeledData` or a labelled `StreamedData`.
+
+    Named datasets use their own splits; a folder, a file, a `LabeledData`,
+    a `StreamedData` or a `tf.data.Dataset` is split here, 20% held out as
+    the test split (stratified in memory; see `split_stream` for streams).
+    Paths are loaded or streamed by `load_or_stream(path, stream)`.
     """
     if isinstance(dataset, tuple | list) and len(dataset) == 2:
-        parts = tuple(dataset)
+        parts = tuple(resolve_part(part, stream) for part in dataset)
     elif isinstance(dataset, str) and dataset in _SPLIT_DATASETS:
         parts = (load(dataset, split="train"), load(dataset, split="test"))
-    elif isinstance(dataset, str | os.PathLike):
-        data = load(dataset)
-        if not isinstance(data, LabeledData) or data.y is None:
+    elif isinstance(
+        dataset, str | os.PathLike | LabeledData | StreamedData | tf.data.Dataset
+    ):
+        data = resolve_part(dataset, stream)
+        if not _is_labelled(data):
             raise ValueError(
                 "Evaluation needs labelled data. Received: "
-                f"dataset={os.fspath(dataset)!r} without labels. Expected a "
+                f"dataset={_describe(dataset)!r} without labels. Expected a "
                 "folder with one subfolder per class, or a CSV with a label "
                 "column."
             )
-        parts = data.split(test_fraction=0.2, seed=seed, stratify=True)
+        parts = split_labelled(data, 0.2, seed)
     else:
         raise ValueError(
-            "Argument `dataset` must be a dataset name, a path or a "
-            f"(train, test) pair of LabeledData. Received: dataset={dataset!r}"
+            "Argument `dataset` must be a dataset name, a path, a LabeledData, "
+            "a StreamedData, a tf.data.Dataset or a (train, test) pair of "
+            f"them. Received: dataset={dataset!r}"
         )
     for part, name in zip(parts, ("train", "test")):
-        if not isinstance(part, LabeledData) or part.y is None:
+        if not _is_labelled(part):
             raise ValueError(
                 f"Evaluation needs labelled data. Received: a {name} split of "
                 f"type {type(part).__name__}"
-                + (" without labels" if isinstance(part, LabeledData) else "")
-                + ". Expected a LabeledData with labels."
+                + (
+                    " without labels"
+                    if isinstance(part, LabeledData | StreamedData)
+                    else ""
+                )
+                + ". Expected a LabeledData or a StreamedData with labels."
             )
     return parts
 
 
 def _check_images(encoder, data, dataset):
     expected = tuple(encoder.input_shape[1:])
+    if isinstance(data, StreamedData):
+        shape = tuple(data.image_shape or ())
+        if data.modality != "image" or shape != expected:
+            hint = ""
+            if len(shape) == 3 and shape[:2] == expected[:2]:
+                hint = (
+                    " The channels differ (greyscale has 1, RGB 3): stream the "
+                    "images with the color mode the encoder was trained on."
+                )
+            raise ValueError(
+                "The images must match the encoder's input shape "
+                f"{expected}. Received: dataset={_describe(dataset)!r} "
+                f"streaming {data.modality} examples"
+                + (f" of shape {shape}" if shape else "")
+                + f".{hint}"
+            )
+        return
     if data.x.dtype == object or tuple(data.x.shape[1:]) != expected:
         hint = ""
         if data.x.ndim == 4 and tuple(data.x.shape[1:3]) == expected[:2]:
@@ -157,9 +222,36 @@ def _check_images(encoder, data, dataset):
 def _describe(dataset):
     if isinstance(dataset, tuple | list):
         return " / ".join(_describe(part) for part in dataset)
-    if isinstance(dataset, LabeledData):
+    if isinstance(dataset, LabeledData | StreamedData):
         return dataset.name
+    if isinstance(dataset, tf.data.Dataset):
+        return "tf.data.Dataset"
     return os.fspath(dataset) if isinstance(dataset, os.PathLike) else str(dataset)
+
+
+def as_streams(train, test):
+    """Both parts as `StreamedData` when either is one (a `LabeledData` part
+    is already in memory: it is wrapped as it is), else `None`."""
+    if not any(isinstance(part, StreamedData) for part in (train, test)):
+        return None
+    return tuple(
+        part
+        if isinstance(part, StreamedData)
+        else from_dataset(
+            tf.data.Dataset.from_tensor_slices((part.x, part.y)),
+            label_names=part.label_names,
+            name=part.name,
+        )
+        for part in (train, test)
+    )
+
+
+def _raw_sample(data, size, seed):
+    """At most `size` examples of a stream in memory (the raw-input
+    baseline's share), seeded."""
+    count = data.num_examples
+    n = size if count is None else min(size, count)
+    return data.sample(n, seed=seed)
 
 
 def _check_log_dir(log_dir):
@@ -185,6 +277,8 @@ def evaluate_images(
     log_dir=None,
     seed=0,
     verbose=0,
+    stream="auto",
+    raw_baseline_size=10000,
 ):
     """Linear probe and kNN of an image SSL encoder, with both baselines.
 
@@ -194,6 +288,30 @@ def evaluate_images(
     bank (cosine, temperature-weighted votes). The same protocols run on a
     randomly initialised encoder of the same architecture and on raw pixels.
 
+    Streams (a `StreamedData`, a `tf.data.Dataset`, a shard folder or a
+    large folder, alone or in a `(train, test)` pair): each split is read
+    once, both encoders embedding every batch as it is decoded; only the
+    embeddings and labels stay in memory. The raw-pixel baselines then run
+    on a seeded in-memory sample of at most `raw_baseline_size` training
+    and test images (`StreamedData.sample`); each row says how many
+    (`raw_baseline_examples`, `raw_baseline_test_examples`).
+
+    Args:
+        model: SSL model or path to its `.keras` file.
+        dataset: `"fashion_mnist"` (its splits), a path (an image folder, a
+            shard folder: 20% held out as the test split), a `LabeledData`,
+            a `StreamedData`, a `tf.data.Dataset` of `(image, label)`, or a
+            `(train, test)` pair of them.
+        probe_train_size: training images of the linear probe.
+        knn_k: the numbers of neighbours of the kNN rows.
+        log_dir: optional TensorBoard folder for the scalars.
+        seed: seed of the splits, the subsets and the random-init twin.
+        verbose: progress-bar verbosity of the embeddings.
+        stream: how paths are read (`keras_ssl.datasets.load_or_stream`):
+            `"auto"`, `True` or `False`.
+        raw_baseline_size: streams only: the cap of the raw baselines'
+            samples.
+
     Returns:
         A list of result rows (dicts with `task`, `protocol`, `ssl`,
         `random_init`, `raw_input`).
@@ -201,14 +319,55 @@ def evaluate_images(
     check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
-    train, test = _train_test(dataset, seed)
+    train, test = _train_test(dataset, seed, stream)
     for part in (train, test):
         _check_images(model.encoder, part, dataset)
-    sub = train.subset(min(probe_train_size, len(train)), seed=seed)
     encoders = {
         "ssl": model.encoder,
         "random_init": random_init_twin(model.encoder, seed),
     }
+    streams = as_streams(train, test)
+    extra = {}
+    if streams is None:
+        probe, knn = _probe_arrays(
+            encoders, train, test, probe_train_size, knn_k, seed, verbose
+        )
+    else:
+        probe, knn, extra = _probe_streams(
+            encoders,
+            streams,
+            probe_train_size,
+            knn_k,
+            (seed, raw_baseline_size),
+            verbose,
+        )
+    rows = [{"task": _describe(dataset), "protocol": "linear probe", **probe, **extra}]
+    for k in knn_k:
+        key = f"knn_accuracy@{k}"
+        rows.append(
+            {
+                "task": _describe(dataset),
+                "protocol": f"kNN k={k}",
+                **{name: result[key] for name, result in knn.items()},
+                **extra,
+            }
+        )
+    _write_scalars(
+        log_dir,
+        {
+            "probe_accuracy": probe["ssl"],
+            "probe_accuracy_random_init": probe["random_init"],
+            "knn_accuracy": knn["ssl"]["accuracy"],
+            "knn_accuracy_random_init": knn["random_init"]["accuracy"],
+        },
+    )
+    return rows
+
+
+def _probe_arrays(encoders, train, test, probe_train_size, knn_k, seed, verbose):
+    """`(probe, knn)` results of in-memory splits, by encoder name and
+    `raw_input`."""
+    sub = train.subset(min(probe_train_size, len(train)), seed=seed)
 
     def scaled(x):
         return x.astype("float32") / 255.0
@@ -225,40 +384,72 @@ def evaluate_images(
         knn[name] = knn_evaluate(
             None, None, train.y, None, test.y, k=knn_k, features=(f_bank, f_test)
         )
-    probe["raw_input"] = pixel_logistic_regression(sub.x, sub.y, test.x, test.y)[
-        "accuracy"
-    ]
+    probe["raw_input"], knn["raw_input"] = _raw_image_baselines(sub, train, test, knn_k)
+    return probe, knn
+
+
+def _raw_image_baselines(sub, train, test, knn_k):
+    """Pixel logistic regression (on `sub`) and raw-pixel kNN (bank
+    `train`), scored on `test`: `(accuracy, kNN result)`."""
+    accuracy = pixel_logistic_regression(sub.x, sub.y, test.x, test.y)["accuracy"]
     flat = (
         train.x.reshape(len(train), -1).astype("float32"),
         test.x.reshape(len(test), -1).astype("float32"),
     )
-    knn["raw_input"] = knn_evaluate(
-        None, None, train.y, None, test.y, k=knn_k, features=flat
+    knn = knn_evaluate(None, None, train.y, None, test.y, k=knn_k, features=flat)
+    return accuracy, knn
+
+
+def _probe_streams(encoders, streams, probe_train_size, knn_k, sampling, verbose):
+    """`(probe, knn, extra row keys)` of streamed splits: one pass over
+    each split embeds it with every encoder; the raw baselines run on
+    capped samples (`sampling`: `(seed, raw_baseline_size)`)."""
+    train, test = streams
+    seed, raw_size = sampling
+    f_bank, y_bank = embed_labelled(
+        encoders, train, preprocess=scale_images, verbose=verbose
     )
-    rows = [{"task": _describe(dataset), "protocol": "linear probe", **probe}]
-    for k in knn_k:
-        key = f"knn_accuracy@{k}"
-        rows.append(
-            {
-                "task": _describe(dataset),
-                "protocol": f"kNN k={k}",
-                **{name: result[key] for name, result in knn.items()},
-            }
+    f_test, y_test = embed_labelled(
+        encoders, test, preprocess=scale_images, verbose=verbose
+    )
+    # The probe's subset: the indices `LabeledData.subset` would pick.
+    index = LabeledData(np.arange(len(y_bank)), y_bank)
+    sub = index.subset(min(probe_train_size, len(y_bank)), seed=seed).x
+    probe, knn = {}, {}
+    for name in encoders:
+        probe[name] = linear_probe(
+            None,
+            None,
+            y_bank[sub],
+            None,
+            y_test,
+            features=(f_bank[name][sub], f_test[name]),
+        )["accuracy"]
+        knn[name] = knn_evaluate(
+            None,
+            None,
+            y_bank,
+            None,
+            y_test,
+            k=knn_k,
+            features=(f_bank[name], f_test[name]),
         )
-    _write_scalars(
-        log_dir,
-        {
-            "probe_accuracy": probe["ssl"],
-            "probe_accuracy_random_init": probe["random_init"],
-            "knn_accuracy": knn["ssl"]["accuracy"],
-            "knn_accuracy_random_init": knn["random_init"]["accuracy"],
-        },
+    raw_train = _raw_sample(train, raw_size, seed)
+    raw_test = _raw_sample(test, raw_size, seed)
+    raw_sub = raw_train.subset(min(probe_train_size, len(raw_train)), seed=seed)
+    probe["raw_input"], knn["raw_input"] = _raw_image_baselines(
+        raw_sub, raw_train, raw_test, knn_k
     )
-    return rows
+    extra = {
+        "raw_baseline_examples": len(raw_train),
+        "raw_baseline_test_examples": len(raw_test),
+    }
+    return probe, knn, extra
 
 
 def labelled_fraction(data, fraction, seed=0):
-    """A stratified `fraction` of `data` (all of it for `fraction == 1`)."""
+    """A stratified `fraction` of `data` (all of it for `fraction == 1`);
+    of a stream: `split_stream`'s test part."""
     if isinstance(fraction, bool) or not (
         isinstance(fraction, int | float) and 0 < fraction <= 1
     ):
@@ -268,7 +459,18 @@ def labelled_fraction(data, fraction, seed=0):
         )
     if fraction == 1:
         return data
-    return data.split(test_fraction=fraction, seed=seed, stratify=True)[1]
+    return split_labelled(data, fraction, seed)[1]
+
+
+def _fit_inputs(data, preprocessor=None):
+    """`fine_tune`'s `(x, y)` for a split: a stream and `None` (prepared in
+    the pipeline), or prepared arrays (images scaled to `[0, 1]`, texts
+    tokenized with `preprocessor`) and the labels."""
+    if isinstance(data, StreamedData):
+        return data, None
+    if preprocessor is not None:
+        return tokenize(preprocessor, data.x), data.y
+    return data.x.astype("float32") / 255.0, data.y
 
 
 def fine_tune_images(
@@ -281,6 +483,8 @@ def fine_tune_images(
     log_dir=None,
     seed=0,
     verbose=0,
+    stream="auto",
+    raw_baseline_size=10000,
 ):
     """Fine-tunes an image SSL encoder on label fractions, with both baselines.
 
@@ -289,21 +493,29 @@ def fine_tune_images(
     separately, a random-init twin; the raw-input baseline is pixel logistic
     regression on the same subset. All are scored on the whole test split.
 
+    Streams (see `evaluate_images`): the fractions are `split_stream`
+    parts (not stratified), fine-tuning reads shuffled batches from disk,
+    and the pixel baseline runs on seeded samples of at most
+    `raw_baseline_size` images (`raw_baseline_examples` in the rows).
+
     Returns:
         One result row per fraction.
     """
     check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
-    train, test = _train_test(dataset, seed)
+    train, test = _train_test(dataset, seed, stream)
     for part in (train, test):
         _check_images(model.encoder, part, dataset)
-    x_test = test.x.astype("float32") / 255.0
+    streams = as_streams(train, test)
+    if streams is not None:
+        train, test = streams
+    x_test, y_test = _fit_inputs(test)
     twin = random_init_twin(model.encoder, seed)
     rows = []
     for fraction in fractions:
         part = labelled_fraction(train, fraction, seed)
-        x_part = part.x.astype("float32") / 255.0
+        x_part, y_part = _fit_inputs(part)
         row = {
             "task": _describe(dataset),
             "protocol": f"fine-tune {fraction:.0%} labels ({len(part)})",
@@ -312,24 +524,47 @@ def fine_tune_images(
             row[name] = fine_tune(
                 encoder,
                 x_part,
-                part.y,
+                y_part,
                 x_test,
-                test.y,
+                y_test,
                 epochs=epochs,
                 batch_size=min(batch_size, len(part)),
                 learning_rate=learning_rate,
                 verbose=verbose,
                 seed=seed,
             )["accuracy"]
-        row["raw_input"] = pixel_logistic_regression(part.x, part.y, test.x, test.y)[
-            "accuracy"
-        ]
+        raw_part, raw_test = part, test
+        if streams is not None:
+            raw_part = _raw_sample(part, raw_baseline_size, seed)
+            raw_test = _raw_sample(test, raw_baseline_size, seed)
+        row["raw_input"] = pixel_logistic_regression(
+            raw_part.x, raw_part.y, raw_test.x, raw_test.y
+        )["accuracy"]
+        if streams is not None:
+            row["raw_baseline_examples"] = len(raw_part)
+            row["raw_baseline_test_examples"] = len(raw_test)
         rows.append(row)
     _write_scalars(
         log_dir,
         {f"fine_tune_accuracy_{r['protocol'].split()[1]}": r["ssl"] for r in rows},
     )
     return rows
+
+
+def _check_texts(parts, dataset):
+    for part in parts:
+        if isinstance(part, StreamedData):
+            if part.modality != "text":
+                raise ValueError(
+                    "A text model needs texts. Received: "
+                    f"dataset={_describe(dataset)!r} streaming {part.modality} "
+                    "examples"
+                )
+        elif part.x.dtype != object:
+            raise ValueError(
+                "A text model needs texts. Received: "
+                f"dataset={_describe(dataset)!r} with x.dtype={part.x.dtype}"
+            )
 
 
 def evaluate_text(
@@ -344,6 +579,8 @@ def evaluate_text(
     log_dir=None,
     seed=0,
     verbose=0,
+    stream="auto",
+    raw_baseline_size=10000,
 ):
     """Fine-tunes a text SSL encoder on a labelled task, with both baselines.
 
@@ -356,23 +593,34 @@ def evaluate_text(
     tried (see the README), so the comparison does not favour pretraining.
     The raw-input baseline is TF-IDF logistic regression on the same texts.
 
+    Streams (a `StreamedData`, a `tf.data.Dataset`, a shard folder, alone
+    or in a `(train, test)` pair): the subsets are `subset_stream` views,
+    the texts are tokenized in the `tf.data` pipeline with the model's
+    preprocessor as batches are read, and the TF-IDF baseline runs on
+    seeded samples of at most `raw_baseline_size` texts
+    (`raw_baseline_examples`, `raw_baseline_test_examples` in the row).
+
     Returns:
         A list with one result row.
     """
     check_seed("seed", seed)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
-    train, test = _train_test(dataset, seed)
-    for part in (train, test):
-        if part.x.dtype != object:
-            raise ValueError(
-                "A text model needs texts. Received: "
-                f"dataset={_describe(dataset)!r} with x.dtype={part.x.dtype}"
-            )
-    train = train.subset(min(train_size, len(train)), seed=seed)
-    test = test.subset(min(test_size, len(test)), seed=seed)
-    x_train = tokenize(model.preprocessor, train.x)
-    x_test = tokenize(model.preprocessor, test.x)
+    train, test = _train_test(dataset, seed, stream)
+    _check_texts((train, test), dataset)
+    streams = as_streams(train, test)
+    if streams is None:
+        train = train.subset(min(train_size, len(train)), seed=seed)
+        test = test.subset(min(test_size, len(test)), seed=seed)
+        raw_train, raw_test, preprocess = train, test, None
+    else:
+        train = subset_stream(streams[0], train_size, seed=seed)
+        test = subset_stream(streams[1], test_size, seed=seed)
+        raw_train = _raw_sample(train, raw_baseline_size, seed)
+        raw_test = _raw_sample(test, raw_baseline_size, seed)
+        preprocess = model.preprocessor
+    x_train, y_train = _fit_inputs(train, model.preprocessor)
+    x_test, y_test = _fit_inputs(test, model.preprocessor)
     row = {
         "task": _describe(dataset),
         "protocol": f"fine-tune {epochs} ep ({len(train)})",
@@ -384,19 +632,23 @@ def evaluate_text(
         row[name] = fine_tune(
             encoder,
             x_train,
-            train.y,
+            y_train,
             x_test,
-            test.y,
+            y_test,
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,
             probe_epochs=probe_epochs,
             verbose=verbose,
             seed=seed,
+            preprocess=preprocess,
         )["accuracy"]
-    row["raw_input"] = tfidf_logistic_regression(train.x, train.y, test.x, test.y)[
-        "accuracy"
-    ]
+    row["raw_input"] = tfidf_logistic_regression(
+        raw_train.x, raw_train.y, raw_test.x, raw_test.y
+    )["accuracy"]
+    if streams is not None:
+        row["raw_baseline_examples"] = len(raw_train)
+        row["raw_baseline_test_examples"] = len(raw_test)
     _write_scalars(
         log_dir,
         {

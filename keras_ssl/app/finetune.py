@@ -7,7 +7,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl.app.evaluate import load_ssl_model
+from keras_ssl.app.evaluate import (
+    as_streams,
+    load_ssl_model,
+    resolve_part,
+    split_labelled,
+)
 from keras_ssl.app.pretrain import tokenize
 from keras_ssl.app.run_directory import (
     check_same_config,
@@ -20,8 +25,9 @@ from keras_ssl.app.run_directory import (
 )
 from keras_ssl.callbacks.run_checkpoint import RunCheckpoint
 from keras_ssl.checks import check_positive_int
-from keras_ssl.datasets import LabeledData, load
+from keras_ssl.datasets import LabeledData, StreamedData, load
 from keras_ssl.evaluation import FineTuneSettings, TaskClassifier, fine_tune
+from keras_ssl.evaluation.embed import stream_labels, subset_stream
 from keras_ssl.evaluation.fine_tune_settings import resolve_settings
 from keras_ssl.evaluation.gradual_unfreezing import encoder_blocks
 from keras_ssl.tokenizers import TextPreprocessor, check_texts
@@ -58,43 +64,46 @@ def parse_freeze(freeze):
 
 
 def _labelled(data, dataset, split):
-    if not isinstance(data, LabeledData):
+    if not isinstance(data, LabeledData | StreamedData):
         raise ValueError(
-            "Argument `dataset` must be a dataset name, a path, a LabeledData "
-            "or a (train, test) pair of them. Received: "
-            f"dataset={dataset!r} giving {type(data).__name__}"
+            "Argument `dataset` must be a dataset name, a path, a LabeledData, "
+            "a StreamedData, a tf.data.Dataset or a (train, test) pair of "
+            f"them. Received: dataset={dataset!r} giving {type(data).__name__}"
         )
     if data.y is None:
         raise ValueError(
             "Fine-tuning needs labelled data. Received: dataset="
             f"{dataset!r} ({split}) without labels; use a dataset with labels "
             "(fashion_mnist, wordnet_nouns, an image folder with one subfolder "
-            "per class, a CSV with a label column)."
+            "per class, a CSV with a label column, shards of labelled data)."
         )
-    if len(data) == 0:
+    if (len(data) if isinstance(data, LabeledData) else data.num_examples) == 0:
         raise ValueError(f"The dataset is empty. Received: dataset={dataset!r}")
     return data
 
 
-def load_labelled(dataset, test_fraction=0.2, seed=0):
-    """Returns `(train, test)` `LabeledData` for a name, a path or a pair.
+def load_labelled(dataset, test_fraction=0.2, seed=0, stream="auto"):
+    """Returns `(train, test)` for a name, a path, one source or a pair.
 
-    Named datasets use their own train/test split; a folder or a file is
-    split here (stratified, `test_fraction` held out).
+    Named datasets use their own train/test split; a folder, a file, a
+    `LabeledData`, a `StreamedData` or a `tf.data.Dataset` is split here
+    (`test_fraction` held out: stratified in memory, a seeded hash split
+    for a stream, see `keras_ssl.evaluation.embed.split_stream`). Paths are
+    loaded or streamed by `keras_ssl.datasets.load_or_stream(path,
+    stream)`; each part is a `LabeledData` or a `StreamedData`.
     """
     if isinstance(dataset, tuple | list) and len(dataset) == 2:
         return (
-            _labelled(dataset[0], dataset, "train"),
-            _labelled(dataset[1], dataset, "test"),
+            _labelled(resolve_part(dataset[0], stream), dataset, "train"),
+            _labelled(resolve_part(dataset[1], stream), dataset, "test"),
         )
     if isinstance(dataset, str) and dataset in _SPLIT_DATASETS:
         return (
             _labelled(load(dataset, split="train"), dataset, "train"),
             _labelled(load(dataset, split="test"), dataset, "test"),
         )
-    data = load(dataset) if isinstance(dataset, str | os.PathLike) else dataset
-    data = _labelled(data, dataset, "all")
-    return data.split(test_fraction=test_fraction, seed=seed, stratify=True)
+    data = _labelled(resolve_part(dataset, stream), dataset, "all")
+    return split_labelled(data, test_fraction, seed)
 
 
 def class_labels(train, test):
@@ -108,6 +117,41 @@ def class_labels(train, test):
         if len(label_names) != num_classes or len(set(label_names)) != num_classes:
             label_names = None  # not usable as one name per class
     return num_classes, label_names
+
+
+def stream_class_labels(train, test):
+    """`class_labels` of streamed splits: from the class names, or from
+    the labels (read in one pass) when the streams have none."""
+    if train.label_names is not None:
+        label_names = [str(n) for n in train.label_names]
+        unique = len(set(label_names)) == len(label_names)
+        return len(label_names), label_names if unique else None
+    labels = [stream_labels(part) for part in (train, test)]
+    largest = max(int(y.max()) for y in labels if len(y))
+    return largest + 1, None
+
+
+def prepare_stream(model, data, name):
+    """Checks a stream against the model; returns the `preprocess` that
+    turns its batches into model inputs (`None`: images scaled to
+    `[0, 1]`)."""
+    preprocessor = getattr(model, "preprocessor", None)
+    if isinstance(preprocessor, TextPreprocessor):
+        if data.modality != "text":
+            raise ValueError(
+                "The model is a text model, so the data must be texts. "
+                f"Received: {name} data streaming {data.modality} examples"
+            )
+        return preprocessor
+    want = tuple(model.encoder.input_shape[1:])
+    if data.modality != "image" or tuple(data.image_shape or ()) != want:
+        raise ValueError(
+            "The model is an image model, so the data must be images of its "
+            f"input shape {want}. Received: {name} data streaming "
+            f"{data.modality} examples"
+            + (f" of shape {tuple(data.image_shape)}" if data.image_shape else "")
+        )
+    return None
 
 
 def _prepare(model, data, name):
@@ -198,6 +242,7 @@ def finetune(
     verbose="auto",
     resume=False,
     callbacks=None,
+    stream="auto",
     **overrides,
 ):
     """Fine-tunes a pretrained SSL encoder on a labelled task; saves the classifier.
@@ -243,9 +288,15 @@ def finetune(
             to its `.keras` file (`keras-ssl pretrain`'s `model.keras`).
         dataset: labelled data: a name (`"fashion_mnist"`,
             `"wordnet_nouns"`, `"wordnet"`: their train/test splits), a path
-            (image folder, CSV with a label column: 20% held out for the
-            test, stratified), a `LabeledData`, or a `(train, test)` pair.
-            Defaults to `"fashion_mnist"` / `"wordnet_nouns"`.
+            (image folder, CSV with a label column, folder of TFRecord
+            shards: 20% held out for the test), a `LabeledData`, a
+            `StreamedData`, a `tf.data.Dataset` of `(x, y)`, or a
+            `(train, test)` pair of them. Defaults to `"fashion_mnist"` /
+            `"wordnet_nouns"`. Streams are never loaded: `fit` reads
+            seeded, shuffled batches from disk (texts tokenized in the
+            pipeline), and a stream's held-out parts are seeded hash
+            splits, not stratified (see
+            `keras_ssl.evaluation.embed.split_stream`).
         settings: a `FineTuneSettings`; `None`: `DEFAULT_SETTINGS`.
         output_dir: parent folder of the run directory.
         freeze: `"all"` (fine-tune the whole encoder), `"head"` (train the
@@ -253,11 +304,15 @@ def finetune(
             `"top-2"`) or `"gradual"` (head first, then one more block from
             the top each epoch); `None` keeps the settings' strategy
             (`"all"` by default).
-        train_size, test_size: optional random subsets (quick runs).
+        train_size, test_size: optional random subsets (quick runs; of a
+            stream: `subset_stream` views).
         verbose: Keras verbosity.
         resume: `False` (new run), `True` (latest unfinished fine-tuning run
             under `output_dir`) or the path of a run directory.
         callbacks: extra Keras callbacks for the fine-tuning `fit`.
+        stream: how a path is read (`keras_ssl.datasets.load_or_stream`):
+            `"auto"` (stream shard folders and large folders or files),
+            `True` or `False`.
         **overrides: settings (fields of `FineTuneSettings`) replacing those
             of `settings`, with these defaults:
             `epochs` (5): maximum passes over the training data.
@@ -310,7 +365,7 @@ def finetune(
     _check_blocks(model.encoder, settings)
     if dataset is None:
         dataset = "wordnet_nouns" if is_text else "fashion_mnist"
-    data = _task_data(model, dataset, settings.seed, train_size, test_size)
+    data = _task_data(model, dataset, settings.seed, train_size, test_size, stream)
     settings = settings.replace(
         batch_size=settings.batch_size or (64 if is_text else 128),
         learning_rate=settings.learning_rate or (3e-3 if is_text else 1e-3),
@@ -324,11 +379,12 @@ def finetune(
     result = fine_tune(
         model.encoder,
         data["x_train"],
-        data["train"].y,
+        data["y_train"],
         data["x_test"],
-        data["test"].y,
-        settings.replace(batch_size=_fit_batch_size(settings, len(data["x_train"]))),
+        data["y_test"],
+        settings.replace(batch_size=_fit_batch_size(settings, data["num_train"])),
         num_classes=data["num_classes"],
+        preprocess=data["preprocess"],
         callbacks=[
             checkpoint,
             keras.callbacks.TensorBoard(log_dir),
@@ -380,9 +436,13 @@ def _start_run(output_dir, resume_dir, config, source):
     return resume_dir
 
 
-def _task_data(model, dataset, seed, train_size, test_size):
-    """The train/test splits, the model inputs and the classes of `dataset`."""
-    train, test = load_labelled(dataset, seed=seed)
+def _task_data(model, dataset, seed, train_size, test_size, stream="auto"):
+    """The train/test splits, the model inputs and the classes of `dataset`
+    (streams stay streams: `x_*` is then the stream, `y_*` `None`)."""
+    train, test = load_labelled(dataset, seed=seed, stream=stream)
+    streams = as_streams(train, test)
+    if streams is not None:
+        return _stream_task_data(model, dataset, streams, seed, train_size, test_size)
     if train_size is not None:
         train = train.subset(min(train_size, len(train)), seed=seed)
     if test_size is not None:
@@ -390,19 +450,52 @@ def _task_data(model, dataset, seed, train_size, test_size):
     x_train = _prepare(model, train, "training")
     x_test = _prepare(model, test, "test")
     num_classes, label_names = class_labels(train, test)
+    _check_classes(num_classes, dataset)
+    return {
+        "train": train,
+        "test": test,
+        "x_train": x_train,
+        "y_train": train.y,
+        "x_test": x_test,
+        "y_test": test.y,
+        "num_train": len(x_train),
+        "preprocess": None,
+        "num_classes": num_classes,
+        "label_names": label_names,
+    }
+
+
+def _stream_task_data(model, dataset, streams, seed, train_size, test_size):
+    """`_task_data` of streamed splits: views, never loaded."""
+    train, test = streams
+    if train_size is not None:
+        train = subset_stream(train, train_size, seed=seed)
+    if test_size is not None:
+        test = subset_stream(test, test_size, seed=seed)
+    preprocess = prepare_stream(model, train, "training")
+    prepare_stream(model, test, "test")
+    num_classes, label_names = stream_class_labels(train, test)
+    _check_classes(num_classes, dataset)
+    return {
+        "train": train,
+        "test": test,
+        "x_train": train,
+        "y_train": None,
+        "x_test": test,
+        "y_test": None,
+        "num_train": train.num_examples,
+        "preprocess": preprocess,
+        "num_classes": num_classes,
+        "label_names": label_names,
+    }
+
+
+def _check_classes(num_classes, dataset):
     if num_classes < 2:
         raise ValueError(
             "Fine-tuning needs at least 2 classes. Received: labels of "
             f"{num_classes} class in dataset={dataset!r}"
         )
-    return {
-        "train": train,
-        "test": test,
-        "x_train": x_train,
-        "x_test": x_test,
-        "num_classes": num_classes,
-        "label_names": label_names,
-    }
 
 
 def _fit_batch_size(settings, num_examples):

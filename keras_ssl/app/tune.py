@@ -6,6 +6,7 @@ import inspect
 import json
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -17,16 +18,26 @@ from keras_ssl.app._search_run import (
     start_search,
     write_search_results,
 )
-from keras_ssl.app.evaluate import load_ssl_model
-from keras_ssl.app.finetune import class_labels, load_labelled
+from keras_ssl.app.evaluate import as_streams, load_ssl_model
+from keras_ssl.app.finetune import (
+    class_labels,
+    load_labelled,
+    prepare_stream,
+    stream_class_labels,
+)
 from keras_ssl.app.pretrain import tokenize
 from keras_ssl.app.run_directory import write_json, write_lines
 from keras_ssl.checks import check_fraction, check_positive_int, check_seed
-from keras_ssl.datasets import LabeledData
+from keras_ssl.datasets import LabeledData, StreamedData
 from keras_ssl.evaluation import TaskClassifier
+from keras_ssl.evaluation.embed import stream_batches, subset_stream
 from keras_ssl.export import export_classifier, versioned_export
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.tokenizers import TextPreprocessor
+
+#: The training examples a search on a streamed training split samples into
+#: memory when `train_size` is not given (trials fit arrays).
+STREAM_TRAIN_SAMPLE = 10_000
 
 
 def _prepare(model, data, is_text, name):
@@ -77,6 +88,7 @@ def tune(
     project_name=None,
     overwrite=False,
     verbose=1,
+    stream="auto",
 ):
     """Searches fine-tuning hyperparameters, then retrains and saves the best.
 
@@ -109,9 +121,14 @@ def tune(
         model: SSL model or path to its `.keras` file.
         dataset: labelled data: `"fashion_mnist"`, `"wordnet_nouns"`,
             `"wordnet"` (their train/test splits), a path (an image folder, a
-            `.csv`; 20% held out as test), a `LabeledData` (likewise) or a
-            `(train, test)` pair; defaults to Fashion-MNIST for image models
-            and WordNet noun glosses for text models.
+            `.csv`, a folder of TFRecord shards; 20% held out as test), a
+            `LabeledData`, a `StreamedData` or a `tf.data.Dataset` of
+            `(x, y)` (likewise) or a `(train, test)` pair of them; defaults
+            to Fashion-MNIST for image models and WordNet noun glosses for
+            text models. Trials fit arrays: of a streamed training split, a
+            seeded sample of `train_size` (default `STREAM_TRAIN_SAMPLE`)
+            examples is read into memory (`StreamedData.sample`); a
+            streamed test split stays a stream, read batch by batch.
         tuner: `"random"`, `"hyperband"` or `"bayesian"`.
         max_trials: trial budget (also for Hyperband).
         epochs: epochs per trial (Hyperband's largest number of epochs).
@@ -135,6 +152,8 @@ def tune(
             folder name (letters, digits, `_.-`, no separators or `..`).
         overwrite: delete the project's earlier trials and start afresh.
         verbose: 0 silent, 1 one line per trial, 2 also Keras progress bars.
+        stream: how a path is read (`keras_ssl.datasets.load_or_stream`):
+            `"auto"`, `True` or `False`.
 
     Returns:
         dict with `run_dir`, `project_dir`, `best_hyperparameters`,
@@ -172,7 +191,7 @@ def tune(
     start = time.monotonic()
     model_name, model, is_text, dataset = _load_model(model, dataset)
     data = _tune_data(
-        model, dataset, is_text, seed, train_size, test_size, validation_split
+        model, dataset, is_text, seed, (train_size, test_size), validation_split, stream
     )
     hypermodel = FineTuneHyperModel(
         model.encoder, data["num_classes"], seed=seed, **search_space
@@ -207,8 +226,7 @@ def tune(
             "tuner": tuner,
             "dataset": describe(dataset),
             "max_trials": max_trials,
-            "num_train": len(data["y_train"]),
-            "num_test": len(data["y_test"]),
+            **data["counts"],
             "retrain_epochs": retrained[2],
             **settings,
         },
@@ -228,7 +246,7 @@ def _write_run(run_dir, project_dir, results, retrained, data, export, say):
         "",
         f"Best trial {best.trial_id} retrained on the whole training split "
         f"({len(data['y_train'])} examples, {retrain_epochs} epoch(s)): test "
-        f"accuracy {test_accuracy:.4f} on {len(data['y_test'])} examples.",
+        f"accuracy {test_accuracy:.4f} on {data['counts']['num_test']} examples.",
     ]
     write_lines(results["results_path"], lines)
     say(f"Test accuracy: {test_accuracy:.4f}")
@@ -312,14 +330,21 @@ def _check_arguments(**args):
     return search_space
 
 
-def _tune_data(model, dataset, is_text, seed, train_size, test_size, validation_split):
-    """The splits, the model inputs and the search / validation indices."""
-    train, test = load_labelled(dataset, seed=seed)
-    if train_size is not None and train_size < len(train):
-        train = train.subset(train_size, seed=seed)
-    if test_size is not None and test_size < len(test):
-        test = test.subset(test_size, seed=seed)
-    num_classes, label_names = class_labels(train, test)
+def _tune_data(model, dataset, is_text, seed, sizes, validation_split, stream):
+    """The splits, the model inputs and the search / validation indices
+    (`sizes`: `(train_size, test_size)`)."""
+    train_size, test_size = sizes
+    train, test = load_labelled(dataset, seed=seed, stream=stream)
+    streams = as_streams(train, test)
+    if streams is not None:
+        train, test = _sample_streams(model, streams, sizes, seed)
+        num_classes, label_names = stream_class_labels(*streams)
+    else:
+        if train_size is not None and train_size < len(train):
+            train = train.subset(train_size, seed=seed)
+        if test_size is not None and test_size < len(test):
+            test = test.subset(test_size, seed=seed)
+        num_classes, label_names = class_labels(train, test)
     if num_classes < 2:
         raise ValueError(
             "Tuning a classifier needs at least 2 classes. Received: labels of "
@@ -337,10 +362,55 @@ def _tune_data(model, dataset, is_text, seed, train_size, test_size, validation_
         "search_idx": search_idx,
         "val_idx": val_idx,
         "x_train": _prepare(model, train, is_text, "the training split"),
-        "x_test": _prepare(model, test, is_text, "the test split"),
         "y_train": train.y.astype("int64"),
-        "y_test": test.y.astype("int64"),
+        **_test_inputs(model, test, is_text),
+        "counts": {"num_train": len(train), "num_test": _count(test)},
     }
+
+
+def _count(data):
+    """The number of examples (`None` for a stream of unknown length)."""
+    return data.num_examples if isinstance(data, StreamedData) else len(data)
+
+
+def _sample_streams(model, streams, sizes, seed):
+    """The streamed training split sampled into memory (trials fit
+    arrays); the test split stays a stream (a `subset_stream` view with
+    `test_size`)."""
+    train, test = streams
+    prepare_stream(model, train, "training")
+    prepare_stream(model, test, "test")
+    train_size, test_size = sizes
+    size = train_size or STREAM_TRAIN_SAMPLE
+    train = train.sample(min(size, train.num_examples or size), seed=seed)
+    if test_size is not None:
+        test = subset_stream(test, test_size, seed=seed)
+    return train, test
+
+
+def _test_inputs(model, test, is_text):
+    """`x_test`, `y_test` (`None` for a stream, read by `_test_dataset`)
+    and the stream's `preprocess`."""
+    if isinstance(test, LabeledData):
+        return {
+            "x_test": _prepare(model, test, is_text, "the test split"),
+            "y_test": test.y.astype("int64"),
+            "test_preprocess": None,
+        }
+    return {
+        "x_test": test,
+        "y_test": None,
+        "test_preprocess": model.preprocessor if is_text else None,
+    }
+
+
+def _test_dataset(data):
+    """The test split's batches: from the arrays, or read from the stream."""
+    if data["y_test"] is None:
+        return stream_batches(data["x_test"], 256, data["test_preprocess"])
+    return tf.data.Dataset.from_tensor_slices((data["x_test"], data["y_test"])).batch(
+        256
+    )
 
 
 def _search(
@@ -420,12 +490,12 @@ def _retrain(hypermodel, best, data, model, is_text, epochs, search, say):
             epochs=retrain_epochs,
             verbose=search["keras_verbose"],
         )
-        test_ds = tf.data.Dataset.from_tensor_slices(
-            (data["x_test"], data["y_test"])
-        ).batch(256)
-        test_accuracy = float(
-            classifier.evaluate(test_ds, verbose=0, return_dict=True)["accuracy"]
-        )
+        test_ds = _test_dataset(data)
+        with warnings.catch_warnings():
+            # A streamed test split has no known number of batches.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            scores = classifier.evaluate(test_ds, verbose=0, return_dict=True)
+        test_accuracy = float(scores["accuracy"])
     # Raw inputs in (uint8 images / strings), class names in the config.
     task = TaskClassifier(
         classifier,

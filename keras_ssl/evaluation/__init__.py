@@ -1,6 +1,6 @@
 """Frozen-encoder evaluation protocols and raw-input baselines."""
 
-from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.embed import embed, embed_labelled, split_stream
 from keras_ssl.evaluation.fine_tune import build_classifier, fine_tune
 from keras_ssl.evaluation.fine_tune_settings import FineTuneSettings
 from keras_ssl.evaluation.format_results_table import format_results_table
@@ -22,9 +22,11 @@ __all__ = [
     "build_classifier",
     "fine_tune",
     "embed",
+    "embed_labelled",
     "format_results_table",
     "knn_evaluate",
     "linear_probe",
     "pixel_logistic_regression",
+    "split_stream",
     "tfidf_logistic_regression",
 ]

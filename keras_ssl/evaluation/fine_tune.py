@@ -1,5 +1,6 @@
 """Fine-tune an encoder with a classification head."""
 
+import collections
 import numbers
 import warnings
 
@@ -10,6 +11,13 @@ import tensorflow as tf
 from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.compat import seed_scope
 from keras_ssl.datasets.labeled_data import LabeledData
+from keras_ssl.evaluation.embed import (
+    as_stream,
+    is_stream,
+    split_stream,
+    stream_batches,
+    stream_labels,
+)
 from keras_ssl.evaluation.fine_tune_settings import (
     FineTuneSettings,
     resolve_settings,
@@ -220,6 +228,7 @@ def fine_tune(
     verbose="auto",
     validation_data=None,
     num_classes=None,
+    preprocess=None,
     **overrides,
 ):
     """Fine-tunes a *copy* of `encoder` with a linear head; reports accuracy.
@@ -244,16 +253,37 @@ def fine_tune(
     the top at each later epoch; see
     `keras_ssl.evaluation.gradual_unfreezing.GradualUnfreezing`).
 
+    Streams: `x_train` (and `x_test`, and `validation_data`) may be a
+    labelled `keras_ssl.datasets.StreamedData` or a `tf.data.Dataset` of
+    `(x, y)` (single examples or batches; see
+    `keras_ssl.datasets.from_dataset`) with a known number of examples,
+    its labels coming with it (`y_train` / `y_test` then `None`). `fit`
+    then reads a seeded, shuffled, repeated stream of batches
+    (`steps_per_epoch` from the count), `preprocess` turning each batch of
+    raw inputs into the encoder's inputs in the pipeline, and nothing is
+    held in memory but the labels when they must be counted (class
+    weights `"balanced"`, or no `num_classes` nor class names). A
+    `validation_split` of a stream is a seeded hash split
+    (`keras_ssl.evaluation.embed.split_stream`), not stratified.
+
     Args:
         encoder: `keras.Model` (see `build_classifier`).
-        x_train, y_train: training inputs (e.g. token ids) and int labels.
-        x_test, y_test: held-out inputs and labels; both may be `None` (no
-            test evaluation: `accuracy` is then `None`).
+        x_train, y_train: training inputs (e.g. token ids) and int labels;
+            or a labelled stream and `None`.
+        x_test, y_test: held-out inputs and labels (or a labelled stream
+            and `None`); both may be `None` (no test evaluation: `accuracy`
+            is then `None`).
         settings: a `FineTuneSettings`, or `None` for its defaults.
         callbacks: extra Keras callbacks for `fit`.
         verbose: Keras verbosity.
-        validation_data: `(x_val, y_val)` instead of `validation_split`.
-        num_classes: number of classes; defaults to the largest label + 1.
+        validation_data: `(x_val, y_val)` (or a labelled stream) instead of
+            `validation_split`.
+        num_classes: number of classes; defaults to the largest label + 1
+            (for a stream with class names: their number).
+        preprocess: streams only: a function of a batch of raw inputs
+            returning the encoder's inputs, run in the `tf.data` pipeline
+            (a text model's `TextPreprocessor`). Default: the images of a
+            `StreamedData` (`uint8`) scaled to `[0, 1]`.
         **overrides: settings (the fields of `FineTuneSettings`) that
             replace those of `settings`:
             `epochs` (2): passes over `x_train`.
@@ -312,6 +342,21 @@ def fine_tune(
     ```
     """
     s = resolve_settings(settings, overrides)
+    streams = (x_train, x_test, validation_data)
+    if any(is_stream(part) for part in streams):
+        data, num_classes, weights = _stream_data(
+            s, (x_train, y_train), (x_test, y_test), validation_data, num_classes
+        )
+        _check_stream_inputs(encoder, data, preprocess)
+        data = data._replace(preprocess=preprocess)
+        with seed_scope(s.seed):
+            return _train(s, encoder, data, num_classes, weights, callbacks, verbose)
+    if preprocess is not None:
+        raise ValueError(
+            "Argument `preprocess` applies to streams (a StreamedData or a "
+            "tf.data.Dataset). Received: preprocess with x_train of type "
+            f"{type(x_train).__name__}; prepare the arrays first."
+        )
     y_train = check_labels("y_train", y_train)
     check_same_length("x_train", x_train, "y_train", y_train)
     if (x_test is None) != (y_test is None):
@@ -327,17 +372,153 @@ def fine_tune(
     num_classes = _num_classes(num_classes, y_train, y_test, y_val)
     _check_run(s, len(x_train), x_val is not None)
     weights = class_weights(s.class_weight, y_train, num_classes)
+    data = _FitData(
+        train=(x_train, y_train),
+        val=None if x_val is None else (x_val, y_val),
+        test=None if x_test is None else (x_test, y_test),
+    )
     with seed_scope(s.seed):
-        return _train(
-            s,
-            encoder,
-            (x_train, y_train),
-            None if x_val is None else (x_val, y_val),
-            None if x_test is None else (x_test, y_test),
-            num_classes,
-            weights,
-            callbacks,
-            verbose,
+        return _train(s, encoder, data, num_classes, weights, callbacks, verbose)
+
+
+#: What `_train` fits on: each of `train`, `val`, `test` is an `(x, y)`
+#: pair of arrays, a labelled `StreamedData` or `None`; `preprocess`
+#: applies to the streams.
+_FitData = collections.namedtuple(
+    "_FitData", ["train", "val", "test", "preprocess"], defaults=(None,)
+)
+
+
+def _count(part):
+    """The number of examples of an `(x, y)` pair or a stream."""
+    if part is None:
+        return 0
+    return part.num_examples if is_stream(part) else len(part[0])
+
+
+def _labelled_stream(x, y, names):
+    """A labelled `StreamedData` with a known count, or a `ValueError`."""
+    x_name, y_name = names
+    if y is not None:
+        raise ValueError(
+            f"The labels of a stream come with its examples. Received: "
+            f"{x_name} of type {type(x).__name__} and {y_name} of type "
+            f"{type(y).__name__}. Expected {y_name}=None."
+        )
+    data = as_stream(x, x_name)
+    if not data.labelled:
+        raise ValueError(
+            f"Fine-tuning needs labelled data. Received: {x_name}="
+            f"{data!r} without labels. Expected a stream of (x, y)."
+        )
+    if data.num_examples is None:
+        raise ValueError(
+            f"Argument `{x_name}` must have a known number of examples (the "
+            f"steps of an epoch). Received: the stream {data.name!r} of "
+            "unknown length. Expected `from_dataset(..., num_examples=n)`."
+        )
+    return data
+
+
+def _array_part(x, y, names):
+    """A checked `(x, y)` pair of arrays, or `None` when both are None."""
+    x_name, y_name = names
+    if (x is None) != (y is None):
+        raise ValueError(
+            f"Arguments `{x_name}` and `{y_name}` must both be given or both be None."
+        )
+    if y is None:
+        return None
+    y = check_labels(y_name, y)
+    check_same_length(x_name, x, y_name, y)
+    return x, y
+
+
+def _part(pair, names):
+    x, y = pair
+    if is_stream(x):
+        return _labelled_stream(x, y, names)
+    return _array_part(x, y, names)
+
+
+def _stream_data(s, train, test, validation_data, num_classes):
+    """`(_FitData, num_classes, class weights)` when a part is a stream."""
+    if not is_stream(train[0]):
+        raise ValueError(
+            "Fine-tuning on streams needs the training data as a stream too. "
+            f"Received: x_train of type {type(train[0]).__name__} with a "
+            "streamed test or validation part."
+        )
+    train = _labelled_stream(*train, ("x_train", "y_train"))
+    test = _part(test, ("x_test", "y_test"))
+    val = None
+    if validation_data is not None:
+        if s.validation_split is not None:
+            raise ValueError(
+                "Pass either `validation_split` or `validation_data`, not both. "
+                f"Received: validation_split={s.validation_split!r} and "
+                "validation_data"
+            )
+        if is_stream(validation_data):
+            val = _labelled_stream(validation_data, None, ("validation_data", "y"))
+        else:
+            if not isinstance(validation_data, tuple | list) or (
+                len(validation_data) != 2
+            ):
+                raise ValueError(
+                    "Argument `validation_data` must be a tuple `(x_val, y_val)` "
+                    "or a stream. Received: validation_data of type "
+                    f"{type(validation_data).__name__}"
+                )
+            val = _array_part(*validation_data, ("x_val", "y_val"))
+    elif s.validation_split is not None:
+        train, val = split_stream(train, s.validation_split, seed=s.seed)
+    labels = None
+    if s.class_weight == "balanced" or (
+        num_classes is None and train.label_names is None
+    ):
+        labels = stream_labels(train)
+    num_classes = _stream_num_classes(num_classes, train, labels, test, val)
+    _check_run(s, train.num_examples, val is not None)
+    weights = class_weights(s.class_weight, labels, num_classes)
+    return _FitData(train=train, val=val, test=test), num_classes, weights
+
+
+def _stream_num_classes(num_classes, train, labels, test, val):
+    """`num_classes` of streamed training data: given, the number of its
+    class names, or the largest label + 1 (of `labels`, the training
+    labels when they were read, and of array parts)."""
+    largest = [int(labels.max())] if labels is not None and len(labels) else []
+    for part in (test, val):
+        if part is not None and not is_stream(part) and len(part[1]):
+            largest.append(int(part[1].max()))
+    if num_classes is None:
+        if train.label_names is not None:
+            return max([len(train.label_names), *(n + 1 for n in largest)])
+        return max(largest) + 1 if largest else 0
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, numbers.Integral)
+        or (largest and num_classes <= max(largest))
+    ):
+        raise ValueError(
+            "Argument `num_classes` must be an int above the largest label "
+            f"({max(largest, default='unknown')}). Received: "
+            f"num_classes={num_classes!r}"
+        )
+    return int(num_classes)
+
+
+def _check_stream_inputs(encoder, data, preprocess):
+    """Text streams need `preprocess` unless the encoder takes strings."""
+    if preprocess is not None or data.train.modality != "text":
+        return
+    dtype = getattr(encoder.inputs[0], "dtype", None) if encoder.inputs else None
+    if dtype not in ("string", tf.string):
+        raise ValueError(
+            "A text stream must be tokenized for the encoder. Received: "
+            f"x_train={data.train!r} of texts and preprocess=None. Expected "
+            "preprocess=<the model's TextPreprocessor> (token ids)."
         )
 
 
@@ -386,9 +567,53 @@ def _accuracy_metric():
     return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
-def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbose):
+def _datasets(s, data):
+    """`(train, steps per epoch or None, validation, test)` datasets of
+    `data` (a `_FitData`), built in `fine_tune`'s seed scope."""
+    steps_per_epoch = None
+    if is_stream(data.train):
+        train_ds = stream_batches(
+            data.train,
+            s.batch_size,
+            data.preprocess,
+            shuffle=True,
+            seed=s.seed,
+            repeat=True,
+            drop_remainder=True,
+        )
+        steps_per_epoch = data.train.num_examples // s.batch_size
+    else:
+        x_train, y_train = data.train
+        train_ds = (
+            tf.data.Dataset.from_tensor_slices((x_train, y_train))
+            .shuffle(len(x_train), seed=s.seed)
+            .batch(s.batch_size, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    def held_out(part):
+        if part is None:
+            return None
+        if is_stream(part):
+            return stream_batches(part, 256, data.preprocess)
+        return tf.data.Dataset.from_tensor_slices(part).batch(256)
+
+    return train_ds, steps_per_epoch, held_out(data.val), held_out(data.test)
+
+
+def _train(s, encoder, data, num_classes, weights, callbacks, verbose):
     """The seeded part of `fine_tune`: build, (probe,) fit, evaluate."""
-    (x_train, y_train) = train
+    with warnings.catch_warnings():
+        # A streamed validation or test part has no known number of
+        # batches: Keras warns when it first runs out, which is its end.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        return _fit_and_evaluate(
+            s, encoder, data, num_classes, weights, callbacks, verbose
+        )
+
+
+def _fit_and_evaluate(s, encoder, data, num_classes, weights, callbacks, verbose):
+    num_train = _count(data.train)
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
     model = build_classifier(
@@ -396,15 +621,7 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
     )
     if s.trainable_layers is not None:
         _check_trainable_layers(copy, s.trainable_layers)
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        .shuffle(len(x_train), seed=s.seed)
-        .batch(s.batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val_ds = None
-    if val is not None:
-        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256)
+    train_ds, steps_per_epoch, val_ds, test_ds = _datasets(s, data)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if s.probe_epochs and not s.freeze_encoder:
         copy.trainable = False
@@ -416,6 +633,7 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
         model.fit(
             train_ds,
             epochs=s.probe_epochs,
+            steps_per_epoch=steps_per_epoch,
             class_weight=weights,
             verbose=verbose,
             shuffle=False,
@@ -425,7 +643,7 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
         set_trainable_blocks(copy, len(encoder_blocks(copy)))
     elif s.trainable_layers is not None and not s.freeze_encoder:
         freeze_below_top(copy, s.trainable_layers)
-    steps = max(1, s.epochs * (len(x_train) // s.batch_size))
+    steps = max(1, s.epochs * (num_train // s.batch_size))
     schedule = warmup_cosine(s.learning_rate, steps, int(steps * s.warmup_fraction))
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=s.weight_decay)
     model.compile(optimizer=optimizer, loss=loss, metrics=[_accuracy_metric()])
@@ -449,6 +667,7 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
     history = model.fit(
         train_ds,
         epochs=s.epochs,
+        steps_per_epoch=steps_per_epoch,
         validation_data=val_ds,
         class_weight=weights,
         callbacks=all_callbacks,
@@ -457,9 +676,9 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
     )
     result = {
         "accuracy": None,
-        "num_train": len(x_train),
-        "num_val": 0 if val is None else len(val[0]),
-        "num_test": 0 if test is None else len(test[0]),
+        "num_train": num_train,
+        "num_val": _count(data.val),
+        "num_test": _count(data.test),
         "val_loss": None,
         "val_accuracy": None,
         "epochs_run": len(history.epoch),
@@ -472,8 +691,7 @@ def _train(s, encoder, train, val, test, num_classes, weights, callbacks, verbos
         scores = model.evaluate(val_ds, verbose=0, return_dict=True)
         result["val_loss"] = float(scores["loss"])
         result["val_accuracy"] = float(scores["accuracy"])
-    if test is not None:
-        test_ds = tf.data.Dataset.from_tensor_slices(test).batch(256)
+    if test_ds is not None:
         scores = model.evaluate(test_ds, verbose=0, return_dict=True)
         result["accuracy"] = float(scores["accuracy"])
     return result

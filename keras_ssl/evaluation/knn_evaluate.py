@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
-from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.embed import embed, embed_examples, is_stream
 
 
 def knn_evaluate(
@@ -17,6 +17,7 @@ def knn_evaluate(
     temperature=0.07,
     batch_size=256,
     features=None,
+    preprocess=None,
 ):
     """Weighted k-nearest-neighbour accuracy of a frozen encoder.
 
@@ -27,19 +28,30 @@ def knn_evaluate(
     largest total wins (ties go to the smallest class id). Queries are
     processed in chunks, so a 60k bank against 10k queries fits in memory.
 
+    The bank and the queries may be streams (a `keras_ssl.datasets.
+    StreamedData` or a batched `tf.data.Dataset` of `(x, y)`), their labels
+    coming with them (`y_bank` / `y_query` then `None`): they are embedded
+    batch by batch and only the embeddings and labels are held in memory.
+
     Args:
         encoder: a `keras.Model` or callable mapping a batch of inputs to a
             2-D tensor `(batch, dim)`. Unused when `features` is given.
-        x_bank: inputs of the labelled bank (usually the training split).
-        y_bank: 1-D integer class ids of the bank.
-        x_query: inputs to classify (usually the test split).
-        y_query: 1-D integer class ids of the queries.
+        x_bank: inputs of the labelled bank (usually the training split),
+            or a labelled stream.
+        y_bank: 1-D integer class ids of the bank (`None` for a stream).
+        x_query: inputs to classify (usually the test split), or a
+            labelled stream.
+        y_query: 1-D integer class ids of the queries (`None` for a
+            stream).
         k: int or sequence of ints, the numbers of neighbours to evaluate.
         temperature: positive float, the temperature of the vote weights.
         batch_size: int, batch size of the forward passes.
         features: optional tuple `(features_bank, features_query)` of
             precomputed 2-D embeddings; when given, `encoder`, `x_bank` and
             `x_query` are not used.
+        preprocess: streams only: a function of a batch of inputs
+            returning the encoder's inputs (default: the images of a
+            `StreamedData` scaled to `[0, 1]`; see `embed`).
 
     Returns:
         A dict with one key `"knn_accuracy@{k}"` per value of `k` and the key
@@ -77,6 +89,15 @@ def knn_evaluate(
             "Argument `temperature` must be a positive float. "
             f"Received: temperature={temperature!r}."
         )
+    if features is None and (is_stream(x_bank) or is_stream(x_query)):
+        names = ("x_bank", "y_bank"), ("x_query", "y_query")
+        f_bank, y_bank = embed_examples(
+            encoder, x_bank, y_bank, names[0], batch_size, preprocess
+        )
+        f_query, y_query = embed_examples(
+            encoder, x_query, y_query, names[1], batch_size, preprocess
+        )
+        features = (f_bank, f_query)
     y_bank = check_labels("y_bank", y_bank)
     y_query = check_labels("y_query", y_query)
     if features is None:

@@ -1,6 +1,6 @@
 from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
-from keras_ssl.evaluation.embed import embed
+from keras_ssl.evaluation.embed import embed, embed_examples, is_stream
 
 
 def linear_probe(
@@ -13,6 +13,7 @@ def linear_probe(
     max_iter=1000,
     C=1.0,
     features=None,
+    preprocess=None,
 ):
     """Linear-probe accuracy of a frozen encoder.
 
@@ -21,19 +22,31 @@ def linear_probe(
     logistic regression (L-BFGS) on the training split and reports top-1
     accuracy on the test split.
 
+    Either split may be a stream (a `keras_ssl.datasets.StreamedData` or a
+    batched `tf.data.Dataset` of `(x, y)`), its labels coming with it
+    (`y_train` / `y_test` then `None`): it is embedded batch by batch and
+    only its embeddings and labels are held in memory.
+
     Args:
         encoder: a `keras.Model` or callable mapping a batch of inputs to a
             2-D tensor `(batch, dim)`. Unused when `features` is given.
-        x_train: training inputs, examples along the first axis.
-        y_train: 1-D integer class ids of the training examples.
-        x_test: test inputs, examples along the first axis.
-        y_test: 1-D integer class ids of the test examples.
+        x_train: training inputs, examples along the first axis, or a
+            labelled stream.
+        y_train: 1-D integer class ids of the training examples (`None`
+            for a stream).
+        x_test: test inputs, examples along the first axis, or a labelled
+            stream.
+        y_test: 1-D integer class ids of the test examples (`None` for a
+            stream).
         batch_size: int, batch size of the forward passes.
         max_iter: int, maximum number of L-BFGS iterations.
         C: float, inverse strength of the L2 penalty of the classifier.
         features: optional tuple `(features_train, features_test)` of
             precomputed 2-D embeddings; when given, `encoder`, `x_train` and
             `x_test` are not used.
+        preprocess: streams only: a function of a batch of inputs
+            returning the encoder's inputs (default: the images of a
+            `StreamedData` scaled to `[0, 1]`; see `embed`).
 
     Returns:
         A dict with keys `"accuracy"` (float in [0, 1]), `"num_train"`,
@@ -54,6 +67,15 @@ def linear_probe(
           [Chen et al., 2020](https://arxiv.org/abs/2002.05709) (linear
           evaluation protocol).
     """
+    if features is None and (is_stream(x_train) or is_stream(x_test)):
+        names = ("x_train", "y_train"), ("x_test", "y_test")
+        f_train, y_train = embed_examples(
+            encoder, x_train, y_train, names[0], batch_size, preprocess
+        )
+        f_test, y_test = embed_examples(
+            encoder, x_test, y_test, names[1], batch_size, preprocess
+        )
+        features = (f_train, f_test)
     y_train = check_labels("y_train", y_train)
     y_test = check_labels("y_test", y_test)
     if features is None:
