@@ -51,6 +51,10 @@ class StreamedData:
             and record failed, used when parsing stops with an error.
         shuffle_buffer: records held by the record shuffle (at most
             `num_examples`).
+        parse_batch: optional vectorized `parse` of a whole batch of records
+            (one `tf.data` call per batch instead of one per record, several
+            times cheaper for small examples); used by `batches` unless
+            `skip_invalid` or `cache` needs examples one by one.
 
     Example:
 
@@ -79,6 +83,7 @@ class StreamedData:
     skip_invalid: bool = False
     locate: object = None
     shuffle_buffer: int = 10_000
+    parse_batch: object = None
     _skipped: object = dataclasses.field(default=None, init=False)
 
     def __post_init__(self):
@@ -317,6 +322,17 @@ class StreamedData:
         # Raw records before parsing when every record is an example and
         # nothing is cached; parsed examples otherwise.
         raw = 0 if self.skip_invalid or cache is not None else skip
+        if self.parse_batch is not None and not self.skip_invalid and cache is None:
+            ds = self._records(shuffle, seed, repeat).skip(skip)
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+            ds = ds.map(
+                self.parse_batch,
+                num_parallel_calls=AUTOTUNE,
+                deterministic=deterministic,
+            )
+            if self.labelled and not labels:
+                ds = ds.map(lambda x, y: x)
+            return self._finish(ds, deterministic, num_workers)
         ds = self.examples(
             shuffle=shuffle and cache is None,
             seed=seed,
@@ -334,6 +350,10 @@ class StreamedData:
         if skip and not raw:
             ds = ds.skip(skip)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        return self._finish(ds, deterministic, num_workers)
+
+    def _finish(self, ds, deterministic, num_workers):
+        """Options (determinism, the auto-shard policy) and prefetching."""
         options = tf.data.Options()
         options.deterministic = deterministic
         if num_workers > 1:
@@ -401,7 +421,13 @@ class StreamedData:
 def _reason(error):
     """The first line of a `tf.data` error, without TensorFlow's wrapping
     (function names, the iterator's path, the op)."""
-    message = error.message.split("\n")[0]
+    found = re.search(r"transformation with iterator: \S+: ([^\n]*)", error.message)
+    lines = [
+        line
+        for line in error.message.split("\n")
+        if line.strip() and not line.startswith(("Graph execution error", "Detected"))
+    ]
+    message = found.group(1) if found else (lines[0] if lines else "")
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
     message = re.sub(r"Error in user-defined function .*?: \S+: ", "", message)
     message = re.sub(r"\s*\[Op:\w+\].*$", "", message)

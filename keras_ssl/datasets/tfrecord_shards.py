@@ -357,9 +357,11 @@ def _write_all(folder, records, modality, label_names, shard_size, progress):
     key = "image" if modality == "image" else "text"
     shape = None
     labelled = label_names is not None
+    formats = set()
     try:
         for payload, label, example_shape in records:
             if modality == "image":
+                formats.add(_image_format(payload))
                 if shape is None:
                     shape = example_shape
                     check_min_side(shape, "the source")
@@ -378,12 +380,37 @@ def _write_all(folder, records, modality, label_names, shard_size, progress):
         "count": count,
         "label_names": label_names,
         "image_shape": None if shape is None else list(shape),
+        "image_format": (formats.pop() if len(formats) == 1 else "mixed")
+        if formats
+        else None,
         "skipped": progress.skipped,
         "shards": writer.shards,
     }
     with open(os.path.join(folder, INDEX_NAME), "w", encoding="utf-8") as f:
         json.dump(index, f, indent=1)
     return index
+
+
+def _image_format(payload):
+    """`"png"`, `"jpeg"` or `"other"`, from an encoded image's first bytes."""
+    if payload[:4] == b"\x89PNG":
+        return "png"
+    if payload[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    return "other"
+
+
+def _decoder(index, shape, resized):
+    """The image decoder of `stream_shards`: PNG- or JPEG-only shards at
+    their stored size skip the format and size tests of `decode_image`."""
+    fmt = index.get("image_format")
+    if not resized and fmt == "png":
+        return lambda c: tf.ensure_shape(tf.io.decode_png(c, channels=shape[2]), shape)
+    if not resized and fmt == "jpeg":
+        return lambda c: tf.ensure_shape(
+            tf.io.decode_jpeg(c, channels=shape[2], dct_method="INTEGER_FAST"), shape
+        )
+    return lambda c: decode_image(c, shape[2], shape[:2])
 
 
 def _mismatch(shape, other, writer):
@@ -532,12 +559,25 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
             shape = (*image_size, shape[2])
         check_min_side(shape, f"the shards in {folder!r}")
     _check_first_record(files[0], features)
+    if modality == "image":
+        decode = _decoder(index, shape, resized=image_size is not None)
 
     def parse(record):
         example = tf.io.parse_single_example(record, features)
         x = example[key]
         if modality == "image":
-            x = decode_image(x, shape[2], shape[:2])
+            x = decode(x)
+        return (x, example["label"]) if labelled else x
+
+    def parse_batch(records):
+        example = tf.io.parse_example(records, features)
+        x = example[key]
+        if modality == "image":
+            x = tf.map_fn(
+                decode,
+                x,
+                fn_output_signature=tf.TensorSpec(shape, tf.uint8),
+            )
         return (x, example["label"]) if labelled else x
 
     def locate(error):
@@ -555,6 +595,7 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
         labelled=labelled,
         skip_invalid=skip_invalid,
         locate=locate,
+        parse_batch=parse_batch,
     )
     if skip_invalid:
         counts = [s["count"] for s in index["shards"]]
