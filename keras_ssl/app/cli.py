@@ -502,6 +502,14 @@ def _add_convert_parser(sub):
     p.add_argument("--label-column", default=None, help="CSV column of the labels")
     p.add_argument("--encoding", default="utf-8", help="encoding of a .txt/.csv file")
     p.add_argument(
+        "--image-format",
+        choices=["auto", "raw", "encoded"],
+        default="auto",
+        help="store images as raw pixels (nothing to decode when training) or "
+        "encoded (PNG, or the files' own JPEG/PNG); auto: raw up to 4,096 "
+        "values per image (e.g. 64x64 grey), encoded above",
+    )
+    p.add_argument(
         "--split",
         default=None,
         help="split of an embedded dataset (fashion_mnist: train or test)",
@@ -525,6 +533,7 @@ def _run_convert(args):
         text_column=args.text_column,
         label_column=args.label_column,
         encoding=args.encoding,
+        image_format=args.image_format,
     )
     return {
         "metrics": {

@@ -11,6 +11,7 @@ import os
 import shutil
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_ssl.atomic_io import temporary_path
@@ -36,6 +37,9 @@ from keras_ssl.datasets.user_data import (
 logger = logging.getLogger("keras_ssl")
 
 INDEX_NAME = "index.json"
+#: `image_format="auto"` stores images of at most this many values as raw
+#: pixels (4 KiB each), larger ones encoded.
+RAW_MAX_VALUES = 4096
 FORMAT = "keras_ssl.tfrecord_shards"
 VERSION = 1
 _INDEX_KEYS = ("modality", "count", "label_names", "image_shape", "shards")
@@ -99,10 +103,20 @@ class _ShardWriter:
         shard["sha256"] = sha256_of(path)
 
 
-def _image_records(paths_and_labels, channels, image_size, skip_invalid, progress):
-    """Yields `(payload, label, shape)` for image files, validated by
-    decoding each once. Files already at the target size and channels are
-    stored as they are; others are re-encoded as PNG."""
+def _store_raw(image_format, shape):
+    """Whether images of `shape` are stored as raw pixels."""
+    if image_format == "auto":
+        return int(np.prod(shape)) <= RAW_MAX_VALUES
+    return image_format == "raw"
+
+
+def _image_records(
+    paths_and_labels, channels, image_size, skip_invalid, progress, image_format
+):
+    """Yields `(payload, label, shape, format)` for image files, validated
+    by decoding each once. Raw pixels (see `write_shards`), or the file as
+    it is when it is a PNG or JPEG at the target size and channels, or a
+    PNG re-encoding."""
     for path, label in paths_and_labels:
         with open(path, "rb") as f:
             data = f.read()
@@ -124,9 +138,12 @@ def _image_records(paths_and_labels, channels, image_size, skip_invalid, progres
             image = tf.image.resize(image, image_size, antialias=True)
             image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
             shape = tuple(image.shape)
+        if _store_raw(image_format, shape):
+            yield image.numpy().tobytes(), label, shape, "raw"
+            continue
         is_original = keep and (tf.io.is_jpeg(data) or data[:4] == b"\x89PNG")
         payload = data if is_original else tf.io.encode_png(image).numpy()
-        yield payload, label, shape
+        yield payload, label, shape, _image_format(payload)
 
 
 class _Progress:
@@ -165,21 +182,20 @@ def _folder_items(path):
     return items, class_names or None
 
 
-def _array_images(x, y):
+def _array_images(x, y, image_format):
+    raw = _store_raw(image_format, x.shape[1:])
     for i in range(len(x)):
         image = x[i]
-        yield (
-            tf.io.encode_png(image).numpy(),
-            None if y is None else int(y[i]),
-            tuple(image.shape),
-        )
+        payload = image.tobytes() if raw else tf.io.encode_png(image).numpy()
+        label = None if y is None else int(y[i])
+        yield payload, label, tuple(image.shape), "raw" if raw else "png"
 
 
 def _text_records(texts_and_labels):
     for text, label in texts_and_labels:
         if isinstance(text, str):
             text = text.encode("utf-8")
-        yield text, label, None
+        yield text, label, None, None
 
 
 def _text_lines(path, encoding):
@@ -211,7 +227,9 @@ def _csv_texts(path, encoding, text_column, label_column):
     return (label_names if label_column is not None else None), rows()
 
 
-def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progress):
+def _source_records(
+    source, image_size, color_mode, skip_invalid, text_kw, progress, image_format
+):
     """`(modality, label_names, total, records)` of a conversion source."""
     channels = None if color_mode is None else _CHANNELS[color_mode]
     if isinstance(source, LabeledData):
@@ -233,12 +251,15 @@ def _source_records(source, image_size, color_mode, skip_invalid, text_kw, progr
                 f"Received: color_mode={color_mode!r} for images with "
                 f"{x.shape[-1]} channel(s)."
             )
-        return "image", label_names, len(x), _array_images(x, source.y)
+        records = _array_images(x, source.y, image_format)
+        return "image", label_names, len(x), records
     path = os.fspath(source)
     if os.path.isdir(path):
         items, class_names = _folder_items(path)
         _check_not_empty(len(items), f"image folder {path!r}")
-        records = _image_records(items, channels, image_size, skip_invalid, progress)
+        records = _image_records(
+            items, channels, image_size, skip_invalid, progress, image_format
+        )
         return "image", class_names, len(items), records
     extension = os.path.splitext(path)[1].lower()
     encoding = _check_encoding(text_kw["encoding"])
@@ -273,6 +294,7 @@ def write_shards(
     text_column=None,
     label_column=None,
     encoding="utf-8",
+    image_format="auto",
     verbose=1,
 ):
     """Writes a folder, a text or CSV file, or in-memory data as TFRecord shards.
@@ -298,6 +320,12 @@ def write_shards(
             `"grayscale"` or `"rgb"`.
         skip_invalid: skip undecodable images instead of stopping.
         text_column, label_column: CSV columns (default `text`; no labels).
+        image_format: how images are stored: `"raw"` (the `uint8` pixels:
+            no decoding when read, the cheapest input for small images),
+            `"encoded"` (the file's own PNG or JPEG bytes when it needs no
+            resizing, otherwise PNG), or `"auto"` (default): raw for images
+            of at most `RAW_MAX_VALUES` values (28x28x1, 32x32x3, 64x64x1),
+            encoded otherwise.
         encoding: encoding of a text or CSV file.
         verbose: show a progress bar.
 
@@ -319,6 +347,7 @@ def write_shards(
     check_positive_int("shard_size", shard_size)
     image_size = check_image_size(image_size)
     check_choice("color_mode", color_mode, (None, *_CHANNELS))
+    check_choice("image_format", image_format, ("auto", "raw", "encoded"))
     check_bool("skip_invalid", skip_invalid)
     if os.path.exists(output_dir):
         raise FileExistsError(
@@ -332,7 +361,7 @@ def write_shards(
     }
     progress = _Progress(verbose)
     modality, label_names, progress.total, records = _source_records(
-        source, image_size, color_mode, skip_invalid, text_kw, progress
+        source, image_size, color_mode, skip_invalid, text_kw, progress, image_format
     )
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
@@ -359,9 +388,9 @@ def _write_all(folder, records, modality, label_names, shard_size, progress):
     labelled = label_names is not None
     formats = set()
     try:
-        for payload, label, example_shape in records:
+        for payload, label, example_shape, payload_format in records:
             if modality == "image":
-                formats.add(_image_format(payload))
+                formats.add(payload_format)
                 if shape is None:
                     shape = example_shape
                     check_min_side(shape, "the source")
@@ -404,6 +433,17 @@ def _decoder(index, shape, resized):
     """The image decoder of `stream_shards`: PNG- or JPEG-only shards at
     their stored size skip the format and size tests of `decode_image`."""
     fmt = index.get("image_format")
+    if fmt == "raw":
+        stored = tuple(index["image_shape"])
+
+        def from_raw(c):
+            image = tf.reshape(tf.io.decode_raw(c, tf.uint8), stored)
+            if resized:
+                image = tf.image.resize(image, shape[:2], antialias=True)
+                image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            return image
+
+        return from_raw
     if not resized and fmt == "png":
         return lambda c: tf.ensure_shape(tf.io.decode_png(c, channels=shape[2]), shape)
     if not resized and fmt == "jpeg":
@@ -559,8 +599,10 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
             shape = (*image_size, shape[2])
         check_min_side(shape, f"the shards in {folder!r}")
     _check_first_record(files[0], features)
+    raw_pixels = False
     if modality == "image":
         decode = _decoder(index, shape, resized=image_size is not None)
+        raw_pixels = index.get("image_format") == "raw" and image_size is None
 
     def parse(record):
         example = tf.io.parse_single_example(record, features)
@@ -572,7 +614,9 @@ def stream_shards(path, verify=True, skip_invalid=False, image_size=None):
     def parse_batch(records):
         example = tf.io.parse_example(records, features)
         x = example[key]
-        if modality == "image":
+        if modality == "image" and raw_pixels:  # one vectorized op
+            x = tf.reshape(tf.io.decode_raw(x, tf.uint8), (-1, *shape))
+        elif modality == "image":
             x = tf.map_fn(
                 decode,
                 x,

@@ -88,11 +88,17 @@ def test_folder_skip_invalid_counts(damaged_folder):
         assert [y.numpy().tolist() for _, y in resumed] == full[start:]
 
 
-def write_shards_of(tmp_path, count=9, shard_size=3):
+def write_shards_of(tmp_path, count=9, shard_size=3, image_format="encoded"):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (count, 9, 9, 1), dtype=np.uint8)
     data = from_arrays(images, np.arange(count) % 2, ["even", "odd"])
-    write_shards(data, tmp_path / "shards", shard_size=shard_size, verbose=0)
+    write_shards(
+        data,
+        tmp_path / "shards",
+        shard_size=shard_size,
+        image_format=image_format,
+        verbose=0,
+    )
     return tmp_path / "shards", images
 
 
@@ -136,6 +142,22 @@ def test_shard_record_that_does_not_decode(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         list(data.examples(shuffle=True, seed=0))
     assert f"record 1 of the shard '{path}'" in str(data.describe_error(info.value))
+    data = stream_shards(folder, skip_invalid=True)
+    xs = np.asarray([x.numpy() for x, _ in data.examples()])
+    np.testing.assert_array_equal(xs, np.delete(images, 4, axis=0))
+    assert data.skipped == 1
+
+
+def test_raw_shard_record_of_the_wrong_length(tmp_path):
+    folder, images = write_shards_of(tmp_path, image_format="raw")
+    records = [
+        example(images[3].tobytes(), 1),
+        example(images[4].tobytes()[:-1], 0),  # one byte short
+        example(images[5].tobytes(), 1),
+    ]
+    path = replace_shard(folder, 1, [r.SerializeToString() for r in records])
+    with pytest.raises(ValueError, match=rf"record 1 of the shard '{path}'"):
+        stream_shards(folder).check_readable(count=9)
     data = stream_shards(folder, skip_invalid=True)
     xs = np.asarray([x.numpy() for x, _ in data.examples()])
     np.testing.assert_array_equal(xs, np.delete(images, 4, axis=0))

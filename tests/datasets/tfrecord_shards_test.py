@@ -357,3 +357,36 @@ def test_latin1_text(tmp_path):
     write_shards(csv_path, tmp_path / "csv", encoding="latin-1", verbose=0)
     texts = [t.numpy().decode() for t in stream_shards(tmp_path / "csv").examples()]
     assert texts == ["café"]
+
+
+@pytest.mark.parametrize(
+    "image_format, shape, stored",
+    [
+        ("auto", (9, 9, 1), "raw"),
+        ("auto", (72, 72, 1), "png"),
+        ("raw", (72, 72, 1), "raw"),
+        ("encoded", (9, 9, 1), "png"),
+    ],
+)
+def test_image_formats_store_and_read_the_same_pixels(
+    tmp_path, image_format, shape, stored
+):
+    images = np.random.default_rng(1).integers(0, 256, (7, *shape), np.uint8)
+    data = from_arrays(images, np.arange(7) % 3)
+    index = write_shards(
+        data, tmp_path / "s", shard_size=3, image_format=image_format, verbose=0
+    )
+    assert index["image_format"] == stored
+    stream = stream_shards(tmp_path / "s")
+    one_by_one = np.asarray([x.numpy() for x, _ in stream.examples()])
+    batched = np.concatenate([x.numpy() for x, _ in stream.batches(4)])
+    np.testing.assert_array_equal(one_by_one, images)
+    np.testing.assert_array_equal(batched, images)
+    resized = stream_shards(tmp_path / "s", image_size=(8, 8))
+    assert next(iter(resized.batches(7)))[0].shape == (7, 8, 8, 1)
+
+
+def test_unknown_image_format_is_a_clear_error(tmp_path):
+    data = from_arrays(np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"image_format.*'png'"):
+        write_shards(data, tmp_path / "s", image_format="png", verbose=0)
