@@ -338,6 +338,7 @@ def stream_text_file(path, encoding="utf-8"):
         items=[path],
         read=read,
         parse=parse,
+        parse_batch=parse,  # the same on a batch: nothing per line
         modality="text",
         num_examples=count,
         name=os.path.basename(path),
