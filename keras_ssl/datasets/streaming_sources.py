@@ -18,6 +18,7 @@ from keras_ssl.datasets.user_data import (
     _CHANNELS,
     IMAGE_EXTENSIONS,
     _check_not_empty,
+    _codec,
     _image_files,
     _label_sort_key,
     _op_error_reason,
@@ -237,17 +238,6 @@ def _decode_file(file_name, channels):
         ) from None
 
 
-def _check_encoding(encoding):
-    try:
-        return codecs.lookup(encoding).name
-    except (LookupError, TypeError):
-        raise ValueError(
-            "Unknown text encoding. Received: encoding="
-            f"{encoding!r}. Expected a codec name such as 'utf-8', 'latin-1', "
-            "'cp1252' or 'utf-16'."
-        ) from None
-
-
 #: Python codec names → the ICU names `tf.strings.unicode_transcode` reads.
 _ICU_NAMES = {
     "utf-8": "UTF-8",
@@ -303,7 +293,7 @@ def stream_text_file(path, encoding="utf-8"):
         An unlabelled `StreamedData` of `tf.string` texts.
     """
     path = _existing_file(path)
-    codec = _check_encoding(encoding)
+    codec = _codec(encoding)
     count, bad_line = _count_lines(path, codec)
     if bad_line is not None:
         raise ValueError(
@@ -511,7 +501,7 @@ def stream_csv(path, text_column="text", label_column=None, encoding="utf-8"):
         `label_column` is given.
     """
     path = _existing_file(path)
-    codec = _check_encoding(encoding)
+    codec = _codec(encoding)
     try:
         header, count, label_names, blank = _scan_csv(
             path, codec, text_column, label_column, for_pipeline=True

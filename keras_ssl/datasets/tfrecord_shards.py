@@ -19,7 +19,6 @@ from keras_ssl.checks import check_bool, check_choice, check_positive_int
 from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.datasets.streamed_data import StreamedData
 from keras_ssl.datasets.streaming_sources import (
-    _check_encoding,
     _scan_csv,
     check_image_size,
     check_min_side,
@@ -30,6 +29,7 @@ from keras_ssl.datasets.streaming_sources import (
 from keras_ssl.datasets.user_data import (
     _CHANNELS,
     _check_not_empty,
+    _codec,
     _image_files,
     _op_error_reason,
 )
@@ -262,7 +262,7 @@ def _source_records(
         )
         return "image", class_names, len(items), records
     extension = os.path.splitext(path)[1].lower()
-    encoding = _check_encoding(text_kw["encoding"])
+    encoding = _codec(text_kw["encoding"])
     if extension == ".txt":
         # Counts the documents and checks the encoding first.
         total = stream_text_file(path, encoding=encoding).num_examples
