@@ -101,6 +101,8 @@ class _Run:
     stream: object
     skip_invalid: bool
     encoding: str
+    image_size: object
+    color_mode: str
     recipe: object = None
     strategy_obj: object = None
     jit: bool = None
@@ -145,6 +147,7 @@ def _check(run):
     _check_positive_ints(run, "checkpoint_every")
     check_bool("deterministic", run.deterministic)
     check_choice("stream", run.stream, ("auto", True, False))
+    check_choice("color_mode", run.color_mode, (None, "grayscale", "rgb"))
     check_bool("skip_invalid", run.skip_invalid)
     if run.encoding is not None and not isinstance(run.encoding, str):
         raise ValueError(
@@ -162,14 +165,26 @@ def _load_data(run):
         options["skip_invalid"] = True
     if run.encoding is not None:
         options["encoding"] = run.encoding
+    if run.image_size is not None:
+        options["image_size"] = tuple(run.image_size)
+    if run.color_mode is not None:
+        options["color_mode"] = run.color_mode
+    is_path = isinstance(dataset, str | os.PathLike)
+    if options and not is_path:
+        raise ValueError(
+            f"The options {sorted(options)} apply to a dataset given by name or "
+            f"path. Received: dataset of type {type(dataset).__name__}; pass "
+            "them to the loader that made it instead."
+        )
     split = "train" if isinstance(dataset, str) and dataset == "fashion_mnist" else None
     try:
         data = load_or_stream(dataset, run.stream, split=split, **options)
     except TypeError as e:  # an option the source does not take
         raise ValueError(
             f"The options {sorted(options)} do not apply to dataset={dataset!r} "
-            "(`skip_invalid` applies to images and shards, `encoding` to text "
-            f"and CSV files). ({e})"
+            "(`skip_invalid` applies to image folders and shards, `image_size` "
+            "to image folders and shards, `color_mode` to image folders, "
+            f"`encoding` to text and CSV files). ({e})"
         ) from None
     if not isinstance(data, LabeledData | StreamedData):
         raise ValueError(
@@ -239,6 +254,8 @@ def pretrain(
     stream="auto",
     skip_invalid=False,
     encoding=None,
+    image_size=None,
+    color_mode=None,
 ):
     """Pretrains a self-supervised model and saves it in a run directory.
 
@@ -328,6 +345,10 @@ def pretrain(
             `metrics.json`) images or records that do not decode instead
             of stopping with the file and record.
         encoding: the encoding of a text or CSV file (default UTF-8).
+        image_size: `(height, width)` to resize the images of an image
+            folder or shard folder to (needed when a folder's sizes differ).
+        color_mode: `"grayscale"` (the default of image folders) or `"rgb"`
+            for an image folder.
 
     A non-finite loss stops training (`keras_ssl.callbacks.NonFiniteGuard`)
     and raises `NonFiniteLossError` naming the step and the last good
