@@ -144,6 +144,28 @@ def embed_labelled(encoder, data, batch_size=256, verbose=0, preprocess=None):
     return (features if several else features["x"]), labels
 
 
+def embed_pair(encoder, first, second, batch_size=256, preprocess=None):
+    """Features and labels of two splits (`embed_examples` on each).
+
+    Args:
+        encoder: the frozen encoder.
+        first, second: `(x, y, part)` of each split, `part` naming its
+            arguments in errors (`"train"`: `x_train`, `y_train`).
+        batch_size: examples per forward pass.
+        preprocess: streams only (see `embed`).
+
+    Returns:
+        `((features_first, features_second), y_first, y_second)`.
+    """
+    (f_a, y_a), (f_b, y_b) = (
+        embed_examples(
+            encoder, x, y, (f"x_{part}", f"y_{part}"), batch_size, preprocess
+        )
+        for x, y, part in (first, second)
+    )
+    return (f_a, f_b), y_a, y_b
+
+
 def embed_examples(encoder, x, y, names, batch_size=256, preprocess=None):
     """`(features, labels)` of one split given as arrays or as a stream.
 

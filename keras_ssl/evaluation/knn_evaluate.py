@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
-from keras_ssl.evaluation.embed import embed, embed_examples, is_stream
+from keras_ssl.evaluation.embed import embed, embed_pair, is_stream
 
 
 def knn_evaluate(
@@ -90,14 +90,13 @@ def knn_evaluate(
             f"Received: temperature={temperature!r}."
         )
     if features is None and (is_stream(x_bank) or is_stream(x_query)):
-        names = ("x_bank", "y_bank"), ("x_query", "y_query")
-        f_bank, y_bank = embed_examples(
-            encoder, x_bank, y_bank, names[0], batch_size, preprocess
+        features, y_bank, y_query = embed_pair(
+            encoder,
+            (x_bank, y_bank, "bank"),
+            (x_query, y_query, "query"),
+            batch_size,
+            preprocess,
         )
-        f_query, y_query = embed_examples(
-            encoder, x_query, y_query, names[1], batch_size, preprocess
-        )
-        features = (f_bank, f_query)
     y_bank = check_labels("y_bank", y_bank)
     y_query = check_labels("y_query", y_query)
     if features is None:

@@ -1,6 +1,6 @@
 from keras_ssl.checks import check_labels, check_same_length
 from keras_ssl.evaluation import _validation
-from keras_ssl.evaluation.embed import embed, embed_examples, is_stream
+from keras_ssl.evaluation.embed import embed, embed_pair, is_stream
 
 
 def linear_probe(
@@ -68,14 +68,13 @@ def linear_probe(
           evaluation protocol).
     """
     if features is None and (is_stream(x_train) or is_stream(x_test)):
-        names = ("x_train", "y_train"), ("x_test", "y_test")
-        f_train, y_train = embed_examples(
-            encoder, x_train, y_train, names[0], batch_size, preprocess
+        features, y_train, y_test = embed_pair(
+            encoder,
+            (x_train, y_train, "train"),
+            (x_test, y_test, "test"),
+            batch_size,
+            preprocess,
         )
-        f_test, y_test = embed_examples(
-            encoder, x_test, y_test, names[1], batch_size, preprocess
-        )
-        features = (f_train, f_test)
     y_train = check_labels("y_train", y_train)
     y_test = check_labels("y_test", y_test)
     if features is None:
