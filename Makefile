@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup data demo test test-fast lint format clean
+.PHONY: setup data demo test test-fast lint format clean base-models
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: setup
 	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts conftest.py
 	$(PY) -m pytest -n 2 --dist loadfile -q
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules keras_ssl
+
+# The general base text model (keras-hub preset, cached in ~/.cache/keras_ssl/base).
+base-models: setup
+	@bash scripts/install_data.sh --general-text
+	$(VENV)/bin/keras-ssl build-base
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"

@@ -6,9 +6,15 @@
 # $KERAS_SSL_FASHION_MNIST_DIR / $KERAS_SSL_WORDNET_DIR and the Keras cache,
 # and Fashion-MNIST falls back to a Keras download where a network exists.
 set -u
+#   fortunes, fortunes-min -> /usr/share/games/fortunes (with --general-text:
+#                             general text of the base model, `make base-models`)
 need=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 [ -f /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
+if [ "${1:-}" = "--general-text" ]; then
+  [ -f /usr/share/games/fortunes/fortunes ] || need+=(fortunes)
+  [ -f /usr/share/games/fortunes/cookie ] || need+=(fortunes-min)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "Installing data packages: ${need[*]}"

@@ -353,6 +353,21 @@ def _add_pretrain_parser(sub):
         "text methods, fashion_mnist otherwise)",
     )
     _add_data_options(p)
+    p.add_argument(
+        "--encoder",
+        default=None,
+        help="encoder to train: conv | transformer (keras_ssl's own, the "
+        "default), an image name (resnet50v2, mobilenetv3small, "
+        "efficientnetv2b0, convnexttiny, ...) or text name (bert_tiny, "
+        "bert_mini, bert_small, electra_tiny), a keras-hub preset folder or "
+        "a .keras file (`keras-ssl encoders` lists the names)",
+    )
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="continue pretraining from a keras-hub preset folder, a .keras "
+        "file or a run folder (its weights, and for text its tokenizer)",
+    )
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
@@ -546,6 +561,68 @@ def _run_convert(args):
     }
 
 
+def _add_backbone_parsers(sub):
+    p = sub.add_parser(
+        "save-preset",
+        help="save a pretrained encoder (keras-hub backbone) as a keras-hub preset",
+    )
+    p.add_argument("--model", required=True, help="path to model.keras")
+    p.add_argument("--output", required=True, help="preset folder to create")
+    _add_common(p)
+    p = sub.add_parser(
+        "build-base",
+        help="pretrain the general base text model (a keras-hub preset, cached)",
+    )
+    p.add_argument("--time-budget", type=float, default=None, help="seconds")
+    p.add_argument("--cache-dir", default=None, help="default ~/.cache/keras_ssl")
+    p.add_argument("--force", action="store_true", help="rebuild if cached")
+    _add_common(p)
+    p = sub.add_parser("encoders", help="list the encoders --encoder accepts")
+    _add_common(p)
+
+
+def _run_save_preset(args):
+    from keras_ssl.app.export import save_preset
+
+    path = save_preset(args.model, args.output)
+    return {
+        "Preset": path,
+        "Load": f"keras_hub.models.Backbone.from_preset({path!r})",
+        "Next": f"keras-ssl pretrain --init-from {path}",
+    }
+
+
+def _run_build_base(args):
+    from keras_ssl.app.base_models import build_base_model
+
+    result = build_base_model(
+        "text",
+        cache_dir=args.cache_dir,
+        time_budget=args.time_budget,
+        force=args.force,
+        seed=args.seed,
+    )
+    return {
+        "metrics": _numbers(result),
+        "Preset": result["preset"],
+        "Next": "keras-ssl pretrain --method mlm --dataset YOUR_TEXT.txt "
+        f"--init-from {result['preset']}",
+    }
+
+
+def _run_encoders(args):
+    from keras_ssl.encoders import IMAGE_BACKBONES, TEXT_BACKBONES
+
+    print("image: conv (keras_ssl's ConvNet, the default)")
+    for name, spec in IMAGE_BACKBONES.items():
+        print(f"image: {name} ({spec.description})")
+    print("text: transformer (keras_ssl's Transformer, the default)")
+    for name, spec in TEXT_BACKBONES.items():
+        print(f"text: {name} ({spec.description})")
+    print("or: a keras-hub preset folder, or a .keras file")
+    return {}
+
+
 def _add_demo_parser(sub):
     p = sub.add_parser("demo", help="the end-to-end demo on the embedded data")
     p.add_argument("--output-dir", default="runs")
@@ -570,6 +647,7 @@ def build_parser():
     _add_tune_pretraining_parser(sub)
     _add_export_parser(sub)
     _add_convert_parser(sub)
+    _add_backbone_parsers(sub)
     _add_demo_parser(sub)
     return parser
 
@@ -616,6 +694,8 @@ def _run_pretrain(args):
         deterministic=args.deterministic,
         seed=args.seed,
         model_kwargs=_json_object("--model-kwargs", args.model_kwargs),
+        encoder=args.encoder,
+        init_from=args.init_from,
     )
     return {
         "metrics": _numbers(result),
@@ -752,6 +832,9 @@ _COMMANDS = {
     "tune-pretraining": _run_tune_pretraining,
     "export": _run_export,
     "convert": _run_convert,
+    "save-preset": _run_save_preset,
+    "build-base": _run_build_base,
+    "encoders": _run_encoders,
     "demo": _run_demo,
 }
 

@@ -3,6 +3,7 @@
 import numbers
 import os
 
+from keras_ssl import encoders
 from keras_ssl.app.evaluate import load_keras_file, load_ssl_model
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import (
@@ -14,6 +15,7 @@ from keras_ssl.export import (
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.models import SSLModel
 from keras_ssl.tokenizers import TextPreprocessor
+from keras_ssl.tokenizers.preset_text_preprocessor import PresetTextPreprocessor
 
 
 def _load(model):
@@ -92,7 +94,8 @@ def export(model, name, base_dir="saved_models", version="auto"):
         return versioned_export(
             export_classifier, base_dir, name, version, classifier=model
         )
-    if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
+    text = TextPreprocessor | PresetTextPreprocessor
+    if isinstance(getattr(model, "preprocessor", None), text):
         return versioned_export(
             export_text_encoder,
             base_dir,
@@ -103,3 +106,26 @@ def export(model, name, base_dir="saved_models", version="auto"):
     return versioned_export(
         export_image_encoder, base_dir, name, version, encoder=model.encoder
     )
+
+
+def save_preset(model, path):
+    """Saves an SSL model's encoder as a keras-hub preset folder.
+
+    The encoder must wrap a keras-hub backbone (`pretrain(encoder=...)`
+    with a keras-hub name or preset); text models add their tokenizer,
+    image encoders their image converter. The folder loads in plain
+    keras-hub: `keras_hub.models.Backbone.from_preset(path)`,
+    `keras_hub.models.Tokenizer.from_preset(path)`.
+
+    Args:
+        model: SSL model or the path of its `.keras` file.
+        path: the preset folder to create (must not exist or be empty).
+
+    Returns:
+        `path`.
+    """
+    model = load_ssl_model(model)
+    encoders.save_to_preset(
+        model.encoder, path, preprocessor=getattr(model, "preprocessor", None)
+    )
+    return os.fspath(path)

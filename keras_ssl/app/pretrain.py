@@ -45,7 +45,11 @@ from keras_ssl.checks import (
 from keras_ssl.compat import seed_scope
 from keras_ssl.datasets import LabeledData, StreamedData, load_or_stream
 from keras_ssl.distribute import num_workers, setup
-from keras_ssl.recipes import PretextContext, tokenize  # noqa: F401 (re-exported)
+from keras_ssl.recipes import (
+    PretextContext,
+    encoder_source,
+    tokenize,  # noqa: F401 (re-exported)
+)
 from keras_ssl.schedules import capped_warmup_steps, warmup_cosine
 
 logger = logging.getLogger("keras_ssl")
@@ -103,6 +107,8 @@ class _Run:
     encoding: str
     image_size: object
     color_mode: str
+    encoder: object
+    init_from: object
     recipe: object = None
     strategy_obj: object = None
     jit: bool = None
@@ -154,6 +160,8 @@ def _check(run):
             "Argument `encoding` must be a codec name. "
             f"Received: encoding={run.encoding!r}"
         )
+    run.encoder = encoder_source.resolve_spec(run.encoder, run.init_from)
+    run.init_from = None  # now in `run.encoder`
 
 
 def _load_data(run):
@@ -256,6 +264,8 @@ def pretrain(
     encoding=None,
     image_size=None,
     color_mode=None,
+    encoder=None,
+    init_from=None,
 ):
     """Pretrains a self-supervised model and saves it in a run directory.
 
@@ -349,6 +359,18 @@ def pretrain(
             folder or shard folder to (needed when a folder's sizes differ).
         color_mode: `"grayscale"` (the default of image folders) or `"rgb"`
             for an image folder.
+        encoder: the encoder to train: `None` (keras_ssl's own: `"conv"`
+            for images, `"transformer"` for text), a name of
+            `keras_ssl.encoders.IMAGE_BACKBONES` (Keras Applications, random
+            weights) or `keras_ssl.encoders.TEXT_BACKBONES` (keras-hub, random
+            weights, a vocabulary learned from the data), the path of a
+            keras-hub preset folder or a `.keras` file (its weights, and for
+            text its tokenizer), or a functional image `keras.Model` (see
+            `keras_ssl.encoders.image_encoder_from_backbone`).
+        init_from: continue pretraining from saved weights: a keras-hub
+            preset folder, a `.keras` file (an encoder, or a keras_ssl model:
+            its encoder, and for text its vocabulary) or a `keras-ssl
+            pretrain` run folder. Excludes `encoder`.
 
     A non-finite loss stops training (`keras_ssl.callbacks.NonFiniteGuard`)
     and raises `NonFiniteLossError` naming the step and the last good
@@ -404,6 +426,7 @@ def _build(run, data):
         model_kwargs=kw,
         vocabulary=saved,
         num_workers=num_workers(run.strategy_obj),
+        encoder=run.encoder,
     )
     with run.strategy_obj.scope():
         pretext = recipe.build(data, context)
@@ -471,6 +494,7 @@ def _config(run, pretext):
         "dtype_policy": keras.config.dtype_policy().name,
         "deterministic": run.deterministic,
         "model_kwargs": run.model_kwargs or {},
+        "encoder": encoder_source.describe(run.encoder),
         **pretext.extra,
     }
 

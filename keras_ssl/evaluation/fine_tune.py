@@ -126,8 +126,8 @@ def _check_trainable_layers(encoder, k):
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= len(blocks):
         raise ValueError(
             f"Argument `trainable_layers` must be None or an int in [0, "
-            f"{len(blocks)}] (the encoder's layers with weights, norms not "
-            f"counted: {[layer.name for layer in blocks]}). "
+            f"{len(blocks)}] (the encoder's blocks, bottom to top: "
+            f"{[block.name for block in blocks]}). "
             f"Received: trainable_layers={k!r}"
         )
 

@@ -35,8 +35,9 @@ def _resolve(model_or_encoder, preprocessor):
         )
     if not isinstance(preprocessor, TextPreprocessor):
         raise ValueError(
-            "Argument `preprocessor` must be a keras_ssl TextPreprocessor "
-            "(needed unless `model_or_encoder` carries one). Received: "
+            "Argument `preprocessor` must be a keras_ssl TextPreprocessor or "
+            "PresetTextPreprocessor (needed unless `model_or_encoder` carries "
+            "one). Received: "
             f"preprocessor of type {type(preprocessor).__name__}"
         )
     in_shape = getattr(encoder, "input_shape", None)
@@ -62,11 +63,14 @@ def export_text_encoder(model_or_encoder, preprocessor=None, export_dir=None):
     computed in inference mode (`training=False`, no dropout):
 
     - `serving_default`: input `texts`, `tf.string` of shape `(batch,)`,
-      raw text. WordPiece tokenization, `[CLS] ... [SEP]` packing, padding
-      and truncation to `sequence_length` run in the graph, so TF Serving
-      takes raw strings. Loading the SavedModel therefore needs the
-      `tensorflow_text` ops (`import tensorflow_text` before
-      `tf.saved_model.load`; a TF Serving build with TF Text ops).
+      raw text. Tokenization (WordPiece, or the keras-hub tokenizer of a
+      `PresetTextPreprocessor`: WordPiece for BERT / DistilBERT / ELECTRA,
+      byte-pair encoding for RoBERTa), `[CLS] ... [SEP]` (`<s> ... </s>`)
+      packing, padding and truncation to `sequence_length` run in the
+      graph, so TF Serving takes raw strings. Loading the SavedModel
+      therefore needs the `tensorflow_text` ops (`import tensorflow_text`
+      before `tf.saved_model.load`; a TF Serving build with TF Text ops),
+      but neither keras_ssl nor keras-hub.
     - `embed_token_ids`: input `token_ids`, `int32` of shape
       `(batch, sequence_length)`, ids already made by the same
       preprocessor. Its graph uses core TensorFlow ops only, but it lives
@@ -81,9 +85,11 @@ def export_text_encoder(model_or_encoder, preprocessor=None, export_dir=None):
             `CausalLanguageModel`, `ReplacedTokenDetection`, `SimCSE`: its
             `.encoder` and `.preprocessor` are exported), or a `keras.Model` from
             `(batch, sequence_length)` token ids to a dict with
-            `pooled_output` (see `transformer_encoder`).
-        preprocessor: the `TextPreprocessor` used in training. Required with
-            a bare encoder; overrides the model's own when given.
+            `pooled_output` (see `transformer_encoder`,
+            `text_encoder_from_backbone`).
+        preprocessor: the `TextPreprocessor` or `PresetTextPreprocessor`
+            used in training. Required with a bare encoder; overrides the
+            model's own when given.
         export_dir: path of the SavedModel directory; it must not exist yet
             or be empty (exports never overwrite files).
 

@@ -1,6 +1,7 @@
 """Building blocks: heads and pooling."""
 
 from keras_ssl.layers.fused_batch_normalization import FusedBatchNormalization
+from keras_ssl.layers.image_input_scaling import ImageInputScaling
 from keras_ssl.layers.masked_mean_pooling import MaskedMeanPooling
 from keras_ssl.layers.memory_bank import MemoryBank
 from keras_ssl.layers.mlm_head import MLMHead
@@ -11,6 +12,7 @@ from keras_ssl.layers.unpatchify import Unpatchify
 
 __all__ = [
     "FusedBatchNormalization",
+    "ImageInputScaling",
     "MLMHead",
     "MaskedMeanPooling",
     "MemoryBank",

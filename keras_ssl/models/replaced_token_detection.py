@@ -62,6 +62,32 @@ def default_generator(encoder, preprocessor):
     )
 
 
+def _check_generator(generator, encoder, preprocessor):
+    """Raises ValueError when the generator shares a keras-hub backbone with
+    the encoder or takes ids of another length than the preprocessor's."""
+    shared = {
+        id(layer)
+        for layer in flatten_layers(encoder, include_self=True)
+        if isinstance(layer, keras_hub.models.Backbone)
+    }
+    for layer in flatten_layers(generator, include_self=True):
+        if id(layer) in shared:
+            raise ValueError(
+                "Argument `generator` must not share layers with `encoder`. "
+                f"Received: a generator holding the encoder's {layer.name!r}. "
+                "Build the generator on its own backbone (e.g. a smaller "
+                "ElectraBackbone with the same vocabulary)."
+            )
+    shape = getattr(generator, "input_shape", None)
+    length = preprocessor.sequence_length
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[1] not in (None, length):
+        raise ValueError(
+            "Argument `generator` must take the preprocessor's token ids. "
+            f"Received: generator.input_shape={shape} with "
+            f"preprocessor.sequence_length={length}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_ssl")
 class ReplacedTokenDetection(TextSSLModel):
     """ELECTRA: a generator fills in masked tokens, the encoder spots them.
@@ -84,8 +110,14 @@ class ReplacedTokenDetection(TextSSLModel):
     returns its `pooled_output`, and `model.encoder` is it. Generator and
     discriminator keep separate embeddings (the paper shares them); the
     generator's MLM head is tied to the generator's own token embeddings
-    when it has a keras-hub `TokenAndPositionEmbedding`, and has its own
+    when it has a keras-hub `TokenAndPositionEmbedding` or a keras-hub
+    backbone's `token_embedding` as wide as its output, and has its own
     output matrix otherwise.
+
+    Pretrained ELECTRA: wrap the discriminator and a smaller generator
+    backbone over the same vocabulary with
+    `keras_ssl.encoders.text_encoder_from_backbone` (or load both with
+    `load_text_preset`) and pass the preset's `PresetTextPreprocessor`.
 
     Metrics: `loss`, `mlm_accuracy` (generator, top-1 over masked tokens),
     `rtd_accuracy` (discriminator, over non-padding tokens) and
@@ -97,9 +129,12 @@ class ReplacedTokenDetection(TextSSLModel):
         encoder: the discriminator, a functional `keras.Model` from
             `(batch, length)` ids to a dict with `sequence_output` and
             `pooled_output` (see `transformer_encoder`).
-        preprocessor: `TextPreprocessor` (vocabulary, sequence length).
-            Inputs are its token ids or raw strings (tokenized in the graph).
-        generator: like `encoder`, over the same vocabulary. Defaults to
+        preprocessor: `TextPreprocessor` or `PresetTextPreprocessor`
+            (vocabulary, sequence length, special tokens). Inputs are its
+            token ids or raw strings (tokenized in the graph).
+        generator: like `encoder`, over the same vocabulary and sequence
+            length, sharing no layer with it (e.g. `text_encoder_from_backbone`
+            of a smaller `ElectraBackbone`). Defaults to
             `default_generator(encoder, preprocessor)`: one Transformer
             block, half the width (rounded down to a multiple of the head
             count), same heads, half the feed-forward width.
@@ -117,6 +152,11 @@ class ReplacedTokenDetection(TextSSLModel):
     model = ReplacedTokenDetection(enc, pre)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
     model.fit(token_ids, batch_size=64)
+
+    # Continued pretraining of a pretrained ELECTRA pair (local presets):
+    encoder, pre = load_text_preset("electra_base_discriminator_uncased_en/")
+    generator, _ = load_text_preset("electra_base_generator_uncased_en/")
+    model = ReplacedTokenDetection(encoder, pre, generator=generator)
     ```
 
     Reference:
@@ -150,6 +190,7 @@ class ReplacedTokenDetection(TextSSLModel):
             raise ValueError(
                 "Argument `generator` must be a different model from `encoder`."
             )
+        _check_generator(generator, encoder, preprocessor)
         self.generator = generator
         self.mask_rate = mask_rate
         self.seed = seed

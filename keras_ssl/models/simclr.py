@@ -31,6 +31,11 @@ class SimCLR(TwoViewModel):
         augmenter: layer making one view per call (`training=True`); defaults
             to `ViewAugmenter` at the encoder's input size.
         seed: seed of the default augmenter.
+        projection_batch_norm: whether the projection head's hidden layers
+            use batch normalization (`Dense → BatchNorm → ReLU`, as in the
+            paper) or not (`Dense → ReLU`).
+        **kwargs: passed to `TwoViewModel` (e.g. `collapse_metrics`) and
+            `keras.Model`.
 
     Example:
 
@@ -38,6 +43,15 @@ class SimCLR(TwoViewModel):
     >>> model = SimCLR(conv_encoder((28, 28, 1), widths=(8, 16)))
     >>> model.compile(optimizer="adam")
     >>> model.fit(images_uint8, batch_size=64, epochs=1)  # doctest: +SKIP
+
+    The keras.io SimCLR example's head, `Dense(width, "relu") → Dense(width)`:
+
+    >>> model = SimCLR(  # doctest: +SKIP
+    ...     encoder,
+    ...     projection_dim=128,
+    ...     projection_hidden_dims=(128,),
+    ...     projection_batch_norm=False,
+    ... )
 
     Reference:
         [Chen et al., 2020](https://arxiv.org/abs/2002.05709)
@@ -51,6 +65,7 @@ class SimCLR(TwoViewModel):
         temperature=0.1,
         augmenter=None,
         seed=None,
+        projection_batch_norm=True,
         **kwargs,
     ):
         check_positive("temperature", temperature)
@@ -60,6 +75,7 @@ class SimCLR(TwoViewModel):
             projection_hidden_dims=projection_hidden_dims,
             augmenter=augmenter,
             seed=seed,
+            projection_batch_norm=projection_batch_norm,
             **kwargs,
         )
         self.temperature = float(temperature)

@@ -26,11 +26,15 @@ def is_string(x):
 
 
 def check_text_preprocessor(preprocessor):
-    """Raises ValueError unless `preprocessor` is a `TextPreprocessor`."""
+    """Raises ValueError unless `preprocessor` is a `TextPreprocessor`.
+
+    A `PresetTextPreprocessor` (a keras-hub model's tokenizer) is one.
+    """
     if not isinstance(preprocessor, TextPreprocessor):
         raise ValueError(
-            "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
-            f"Received: preprocessor of type {type(preprocessor).__name__}"
+            "Argument `preprocessor` must be a keras_ssl TextPreprocessor or "
+            "PresetTextPreprocessor. Received: preprocessor of type "
+            f"{type(preprocessor).__name__}"
         )
 
 
@@ -99,24 +103,45 @@ def text_token_ids(preprocessor, inputs):
     return ops.cast(inputs, "int32")
 
 
+def _token_embedding(encoder):
+    """The input token embedding of `encoder`, or `None`.
+
+    A keras-hub `Backbone`'s `token_embedding` (a `ReversibleEmbedding`:
+    BERT, ELECTRA, RoBERTa, DistilBERT) comes first, then the token
+    embedding of a keras-hub `TokenAndPositionEmbedding` (keras_ssl's own
+    encoders).
+    """
+    layers = flatten_layers(encoder)
+    for layer in layers:
+        if isinstance(layer, keras_hub.models.Backbone):
+            embedding = getattr(layer, "token_embedding", None)
+            if isinstance(embedding, keras.layers.Embedding):
+                return embedding
+    for layer in layers:
+        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
+            return layer.token_embedding
+    return None
+
+
 def tied_token_embedding(encoder, vocabulary_size, name="encoder", required=True):
     """The `keras.layers.Embedding` an output layer over the vocabulary ties to.
 
-    Returns the token embedding of the keras-hub `TokenAndPositionEmbedding`
-    in `encoder`, or `None` when it has none and not `required` (the output
-    layer then needs its own matrix). Raises ValueError when it has none
-    and `required`, or when the embedding's size is not `vocabulary_size`.
+    Returns the token embedding of the keras-hub `Backbone` in `encoder`
+    (its `token_embedding`, as BERT ties its masked-LM output to it) or of
+    its keras-hub `TokenAndPositionEmbedding`, or `None` when it has none
+    and not `required` (the output layer then needs its own matrix). Raises
+    ValueError when it has none and `required`, when the embedding's size is
+    not `vocabulary_size`, or when its width differs from the encoder's
+    `sequence_output` (ELECTRA with `embedding_dim != hidden_dim`: pass
+    `tie_embeddings=False`).
     """
-    embedding = None
-    for layer in flatten_layers(encoder):
-        if isinstance(layer, keras_hub.layers.TokenAndPositionEmbedding):
-            embedding = layer.token_embedding
-            break
+    embedding = _token_embedding(encoder)
     if embedding is None:
         if required:
             raise ValueError(
                 "`tie_embeddings=True` needs a keras_hub "
-                f"TokenAndPositionEmbedding layer in the {name}. "
+                "TokenAndPositionEmbedding layer or a keras_hub Backbone with "
+                f"a `token_embedding` in the {name}. "
                 "Pass tie_embeddings=False."
             )
         return None
@@ -125,6 +150,19 @@ def tied_token_embedding(encoder, vocabulary_size, name="encoder", required=True
             f"The {name}'s token embedding must cover the preprocessor's "
             f"vocabulary. Received: embedding size={embedding.input_dim}, "
             f"vocabulary_size={vocabulary_size}"
+        )
+    outputs = getattr(encoder, "output", None)
+    width = None
+    if isinstance(outputs, dict) and "sequence_output" in outputs:
+        width = outputs["sequence_output"].shape[-1]
+    if width is not None and embedding.output_dim != width:
+        if not required:
+            return None
+        raise ValueError(
+            f"Tying the output layer to the {name}'s token embedding needs "
+            "the embedding as wide as the sequence output. Received: "
+            f"embedding width={embedding.output_dim}, sequence_output "
+            f"width={width}. Pass tie_embeddings=False."
         )
     return embedding
 
@@ -156,7 +194,7 @@ class TextSSLModel(SSLModel):
     Args:
         encoder: functional `keras.Model` from `(batch, sequence_length)` ids
             to a dict with `sequence_output` and `pooled_output`.
-        preprocessor: `TextPreprocessor`.
+        preprocessor: `TextPreprocessor` (or `PresetTextPreprocessor`).
         encoder_name: the encoder's name in error messages (`"decoder"`).
         encoder_builder: the `keras_ssl.encoders` function suggested in
             error messages.

@@ -14,14 +14,36 @@ from keras_ssl.models.ssl_model import SSLModel
 
 
 def check_vector_encoder(encoder):
-    """Raises ValueError unless `encoder` maps images to `(batch, dim)`."""
+    """Raises ValueError unless `encoder` maps images to `(batch, dim)`.
+
+    Any `keras.Model` whose input and output shapes are known qualifies: a
+    functional model, a `keras.Sequential` that starts with `keras.Input` or
+    was built (`encoder.build((None, h, w, c))`), a Keras Applications model
+    with `pooling="avg"`. A model without them gets an error saying how to
+    give it an input shape.
+    """
     try:
         shape, in_shape = encoder.output_shape, encoder.input_shape
     except (AttributeError, ValueError):
+        kind = type(encoder).__name__
+        if isinstance(encoder, keras.Sequential):
+            how = (
+                "Give it an input shape: start it with `keras.Input`, as in "
+                "`keras.Sequential([keras.Input(shape=(height, width, "
+                "channels)), ...])`, or build it with "
+                "`encoder.build((None, height, width, channels))`"
+            )
+        else:
+            how = (
+                "Build it as a functional model (`inputs = keras.Input(shape="
+                "(height, width, channels))`, `keras.Model(inputs, outputs)`), "
+                "e.g. with keras_ssl.encoders.conv_encoder; a subclassed "
+                "model can be wrapped: `keras.Model(inputs, encoder(inputs))`"
+            )
         raise ValueError(
-            "The encoder must be a functional keras.Model with known input "
-            "and output shapes (e.g. keras_ssl.encoders.conv_encoder). "
-            f"Received: {type(encoder).__name__} without them"
+            "The encoder must be a keras.Model with known input and output "
+            f"shapes. Received: encoder of type {kind} with no input shape "
+            f"yet. {how}."
         ) from None
     if not isinstance(shape, tuple) or len(shape) != 2:
         raise ValueError(
@@ -49,6 +71,9 @@ class TwoViewModel(SSLModel):
         encoder: `keras.Model` from images in `[0, 1]` to `(batch, dim)`.
         projection_dim: output size of the projection head.
         projection_hidden_dims: hidden sizes of the projection head.
+        projection_batch_norm: whether the hidden layers of the projection
+            head use batch normalization (`Dense → BatchNorm → ReLU`, the
+            default) or not (`Dense → ReLU`, with biases).
         augmenter: layer making one view per call (`training=True`);
             defaults to `ViewAugmenter` at the encoder's input size.
         seed: seed of the default augmenter.
@@ -67,10 +92,16 @@ class TwoViewModel(SSLModel):
         augmenter=None,
         seed=None,
         collapse_metrics=False,
+        projection_batch_norm=True,
         **kwargs,
     ):
         super().__init__(encoder, **kwargs)
         check_vector_encoder(encoder)
+        if not isinstance(projection_batch_norm, bool):
+            raise ValueError(
+                "Argument `projection_batch_norm` must be True or False. "
+                f"Received: projection_batch_norm={projection_batch_norm!r}"
+            )
         if not isinstance(collapse_metrics, bool):
             raise ValueError(
                 "Argument `collapse_metrics` must be True or False. "
@@ -84,12 +115,16 @@ class TwoViewModel(SSLModel):
             ]
         self.projection_dim = projection_dim
         self.projection_hidden_dims = tuple(projection_hidden_dims)
+        self.projection_batch_norm = projection_batch_norm
         self.seed = seed
         if augmenter is None:
             augmenter = ViewAugmenter(tuple(encoder.input_shape[1:3]), seed=seed)
         self.augmenter = augmenter
         self.projection_head = ProjectionHead(
-            projection_dim, projection_hidden_dims, name="projection_head"
+            projection_dim,
+            projection_hidden_dims,
+            batch_norm=projection_batch_norm,
+            name="projection_head",
         )
         self.projection_head.build(encoder.output_shape)
 
@@ -135,6 +170,7 @@ class TwoViewModel(SSLModel):
         config.update(
             projection_dim=self.projection_dim,
             projection_hidden_dims=self.projection_hidden_dims,
+            projection_batch_norm=self.projection_batch_norm,
             augmenter=keras.saving.serialize_keras_object(self.augmenter),
             seed=self.seed,
             collapse_metrics=self.collapse_metrics,

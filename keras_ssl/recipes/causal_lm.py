@@ -15,6 +15,7 @@ class CausalLMRecipe(TextRecipe):
     # the whole sentence.
     encoder_builder = staticmethod(transformer_decoder)
     seeded = False
+    accepts_encoder = False
 
 
 RECIPE = register(CausalLMRecipe())

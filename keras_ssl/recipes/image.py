@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras_ssl.datasets import StreamedData
 from keras_ssl.datasets.streaming_sources import check_min_side
 from keras_ssl.encoders import conv_encoder
+from keras_ssl.recipes.encoder_source import OWN_IMAGE_ENCODER, image_encoder
 from keras_ssl.recipes.recipe import Pretext, Recipe
 
 
@@ -61,20 +62,32 @@ class ImageRecipe(Recipe):
         return x
 
     def make_encoder(self, input_shape, kw):
-        """The ConvNet encoder; pops its settings from `kw`."""
+        """keras_ssl's ConvNet encoder; pops its settings from `kw`."""
         return conv_encoder(
             input_shape,
             widths=tuple(kw.pop("widths", (32, 64, 128))),
             blocks_per_stage=kw.pop("blocks_per_stage", 0),
         )
 
+    def encoder(self, context, input_shape):
+        """The encoder `context.encoder` names (see
+        `keras_ssl.recipes.encoder_source`), or keras_ssl's ConvNet."""
+        if context.encoder in (None, OWN_IMAGE_ENCODER):
+            return self.make_encoder(input_shape, context.model_kwargs)
+        self.check_encoder(context, ("widths", "blocks_per_stage"))
+        return image_encoder(context.encoder, input_shape, self.name)
+
     def build(self, data, context):
+        if not self.uses_conv_encoder:
+            self.check_encoder(context)
         x = self.check_images(data, context.dataset)
         streamed = x is None
         shape = tuple(data.image_shape) if streamed else tuple(x.shape[1:])
         num = data.num_examples if streamed else len(x)
         kw = context.model_kwargs
-        encoder = self.make_encoder(shape, kw) if self.uses_conv_encoder else None
+        encoder = None
+        if self.uses_conv_encoder:
+            encoder = self.encoder(context, shape)
         defaults = self.model_defaults(context.total_steps(num), shape)
         for key, value in defaults.items():
             kw.setdefault(key, value)

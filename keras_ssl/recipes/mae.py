@@ -10,6 +10,7 @@ class MAERecipe(ImageRecipe):
     model_class = MaskedAutoencoder
     summary = "a ViT reconstructs the hidden image patches"
     uses_conv_encoder = False  # a ViT: the model builds its own encoder
+    accepts_encoder = False
 
     def model_defaults(self, total_steps, input_shape=None):
         # 49 patches of 4x4 on 28x28 images: hiding half (not the paper's

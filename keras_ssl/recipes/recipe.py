@@ -23,6 +23,10 @@ class PretextContext:
             (`None`: train one).
         num_workers: workers of a multi-worker strategy (streamed data is
             sharded between them).
+        encoder: where the encoder comes from: `None` (the method's own),
+            a name, a path (a keras-hub preset folder, a `.keras` file, a
+            run folder) or a `keras.Model` (see
+            `keras_ssl.recipes.encoder_source`).
     """
 
     dataset: object = None
@@ -33,6 +37,7 @@ class PretextContext:
     model_kwargs: dict = dataclasses.field(default_factory=dict)
     vocabulary: list = None
     num_workers: int = 1
+    encoder: object = None
 
     def total_steps(self, num_examples):
         """Optimizer steps of the whole run on `num_examples` examples
@@ -188,6 +193,10 @@ class Recipe:
     search_space = None
     #: Whether the method trains on a streamed source (`StreamedData`).
     streamable = True
+    #: Whether the method trains an encoder given by name or path
+    #: (`pretrain(encoder=...)`); methods that build their own (MAE's ViT,
+    #: the causal LM's decoder) set it to `False`.
+    accepts_encoder = True
 
     def check(self):
         """Raises a `ValueError` when a required attribute is missing."""
@@ -222,6 +231,26 @@ class Recipe:
     def build(self, data, context):
         """The `Pretext` (model and examples) for `data`, a `LabeledData`."""
         raise NotImplementedError
+
+    def check_encoder(self, context, own_settings=()):
+        """Raises a `ValueError` when an encoder is given to a method that
+        builds its own, or with settings of the method's own encoder
+        (`own_settings` found in `context.model_kwargs`)."""
+        if context.encoder is None:
+            return
+        if not self.accepts_encoder:
+            raise ValueError(
+                f"{self.name} builds its own encoder. Received: "
+                f"encoder={context.encoder!r}. Expected encoder=None (or pick "
+                "another method)."
+            )
+        given = sorted(set(own_settings) & set(context.model_kwargs))
+        if given:
+            raise ValueError(
+                f"The model settings {given} size keras_ssl's own encoder; the "
+                f"encoder {context.encoder!r} has its own architecture. "
+                "Remove them from `model_kwargs`."
+            )
 
     def check_streamable(self, data, dataset):
         """Raises a `ValueError` when `data` is streamed and the method needs

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_ssl.datasets import StreamedData
 from keras_ssl.encoders import transformer_encoder
+from keras_ssl.recipes.encoder_source import OWN_TEXT_ENCODER, text_encoder
 from keras_ssl.recipes.recipe import Pretext, Recipe
 from keras_ssl.tokenizers import (
     TextPreprocessor,
@@ -105,22 +106,59 @@ class TextRecipe(Recipe):
         ids = tokenize(preprocessor, texts)
         return ids, len(ids), count_truncated(preprocessor, texts), {}, "texts"
 
+    def vocabulary(self, context, texts):
+        """The resumed run's vocabulary, or one learned from `texts` (pops
+        `vocabulary_size` from the model settings)."""
+        size = context.model_kwargs.pop("vocabulary_size", 4000)
+        if context.vocabulary is not None:
+            return context.vocabulary
+        return train_word_piece_vocabulary(texts, size)
+
+    def encoder(self, context, texts):
+        """`(encoder, preprocessor, vocabulary)`: the encoder
+        `context.encoder` names (see `keras_ssl.recipes.encoder_source`) or
+        keras_ssl's Transformer; `vocabulary` is `None` when it comes with
+        the encoder (a preset or a saved model)."""
+        kw = context.model_kwargs
+        if context.encoder in (None, OWN_TEXT_ENCODER):
+            length = kw.pop("sequence_length", 32)
+            vocab = self.vocabulary(context, texts)
+            preprocessor = TextPreprocessor(vocab, length)
+            return self.make_encoder(len(vocab), length, kw), preprocessor, vocab
+        own = ("hidden_dim", "num_layers", "num_heads", "intermediate_dim", "dropout")
+        self.check_encoder(context, own)
+        learned = []
+
+        def vocabulary_of():
+            learned.append(self.vocabulary(context, texts))
+            return learned[-1]
+
+        length = kw.pop("sequence_length", None)
+        encoder, preprocessor = text_encoder(
+            context.encoder, self.name, vocabulary_of, length
+        )
+        if "vocabulary_size" in kw:
+            raise ValueError(
+                f"The encoder {context.encoder!r} comes with its vocabulary. "
+                f"Received: vocabulary_size={kw['vocabulary_size']}. Remove it "
+                "from `model_kwargs`."
+            )
+        return encoder, preprocessor, (learned[-1] if learned else None)
+
     def build(self, data, context):
         texts = self.check_texts(data, context.dataset)
         kw = context.model_kwargs
-        length = kw.pop("sequence_length", 32)
-        vocabulary_size = kw.pop("vocabulary_size", 4000)
-        vocab = context.vocabulary
-        if vocab is None:
-            vocab = train_word_piece_vocabulary(texts, vocabulary_size)
-        preprocessor = TextPreprocessor(vocab, length)
-        encoder = self.make_encoder(len(vocab), length, kw)
+        encoder, preprocessor, vocab = self.encoder(context, texts)
+        length = preprocessor.sequence_length
         if self.seeded:
             kw.setdefault("seed", context.seed)
         model = self.make_model(encoder, preprocessor, kw)
         if isinstance(data, StreamedData):
             truncated = count_truncated(preprocessor, texts)
-            extra = {"vocabulary_size": len(vocab), "truncated_in_sample": truncated}
+            extra = {
+                "vocabulary_size": preprocessor.vocabulary_size,
+                "truncated_in_sample": truncated,
+            }
             return Pretext(
                 model,
                 None,
@@ -138,6 +176,10 @@ class TextRecipe(Recipe):
                 "%d of %d %s were truncated to %d tokens.",
                 *(truncated, num, what, length),
             )
-        extra = {"vocabulary_size": len(vocab), **extra, "truncated_texts": truncated}
+        extra = {
+            "vocabulary_size": preprocessor.vocabulary_size,
+            **extra,
+            "truncated_texts": truncated,
+        }
         examples = tf.data.Dataset.from_tensor_slices(train)
         return Pretext(model, examples, num, extra, source=texts, vocabulary=vocab)

@@ -1,6 +1,8 @@
-"""WordPiece vocabularies, in-graph text preprocessing and text checks."""
+"""WordPiece vocabularies, in-graph text preprocessing (keras_ssl's own or a
+keras-hub model's tokenizer) and text checks."""
 
 from keras_ssl.tokenizers.load_vocabulary import load_vocabulary
+from keras_ssl.tokenizers.preset_text_preprocessor import PresetTextPreprocessor
 from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
 from keras_ssl.tokenizers.text_checks import (
     check_texts,
@@ -13,6 +15,7 @@ from keras_ssl.tokenizers.train_word_piece_vocabulary import (
 )
 
 __all__ = [
+    "PresetTextPreprocessor",
     "SPECIAL_TOKENS",
     "TextPreprocessor",
     "check_texts",

@@ -6,13 +6,21 @@ from keras_ssl.tokenizers.special_tokens import SPECIAL_TOKENS
 
 
 def load_vocabulary(path):
-    """Reads a vocabulary file written by `keras-ssl pretrain` (`vocabulary.txt`).
+    """Reads a WordPiece vocabulary file (one token per line).
+
+    Reads the `vocabulary.txt` of a `keras-ssl pretrain` run directory, or
+    the vocabulary of a keras-hub BERT-family tokenizer (BERT, DistilBERT,
+    ELECTRA: `assets/tokenizer/vocabulary.txt` in a preset folder saved with
+    `save_to_preset`).
 
     The file is UTF-8 with one token per line, token `i` on line `i + 1`; a
-    final newline is optional. The file must exist, hold more tokens than
-    the special ones, contain every special token (`[PAD] [CLS] [SEP] [UNK]
-    [MASK]`), and have no empty line and no token twice (either would shift
-    or alias token ids).
+    final newline is optional and `\r\n` line ends are read as `\n`. The
+    file must exist, hold more tokens than the special ones, contain every
+    special token (`[PAD] [CLS] [SEP] [UNK] [MASK]`, in any order), and have
+    no empty line and no token twice (either would shift or alias token
+    ids). Only a line with no character at all is empty: a token made of
+    whitespace (e.g. a single space, as some keras-hub vocabularies hold) is
+    kept as it is, so token ids match the file's line numbers.
 
     Args:
         path: path of the vocabulary file.
@@ -50,9 +58,15 @@ def load_vocabulary(path):
             "of a `keras-ssl pretrain` run directory)."
         )
     if os.path.isdir(path):
+        preset_vocabulary = os.path.join(path, "assets", "tokenizer", "vocabulary.txt")
+        hint = (
+            f" The keras-hub preset's vocabulary is {preset_vocabulary!r}."
+            if os.path.isfile(preset_vocabulary)
+            else ""
+        )
         raise ValueError(
             "Argument `path` must be a vocabulary file, not a folder. "
-            f"Received: path={path!r}"
+            f"Received: path={path!r}.{hint}"
         )
     try:
         with open(path, "rb") as f:
@@ -80,7 +94,7 @@ def load_vocabulary(path):
             "tokens. Expected one token per line, starting with "
             f"{list(SPECIAL_TOKENS)}."
         )
-    empty = [i + 1 for i, t in enumerate(tokens) if not t.strip()]
+    empty = [i + 1 for i, t in enumerate(tokens) if not t]
     if empty:
         raise ValueError(
             f"The vocabulary file {path!r} has {len(empty)} empty line(s), the "
@@ -98,11 +112,19 @@ def load_vocabulary(path):
             f"more than once, e.g. {duplicates[0]!r}. Expected each token once."
         )
     missing = [t for t in SPECIAL_TOKENS if t not in seen]
-    if missing or len(tokens) <= len(SPECIAL_TOKENS):
+    if missing:
         raise ValueError(
             f"The vocabulary file {path!r} must hold the special tokens "
-            f"{list(SPECIAL_TOKENS)} and more. Received: {len(tokens)} tokens"
-            + (f", missing {missing}" if missing else "")
-            + "."
+            f"{list(SPECIAL_TOKENS)} and more. Received: {len(tokens)} tokens, "
+            f"missing {missing}. Expected a WordPiece vocabulary with these "
+            "tokens, e.g. one written by `keras-ssl pretrain` or a keras-hub "
+            "BERT-family vocabulary (BERT, DistilBERT, ELECTRA); byte-pair "
+            "vocabularies (RoBERTa, GPT-2) use other special tokens and do not "
+            "qualify."
+        )
+    if len(tokens) <= len(SPECIAL_TOKENS):
+        raise ValueError(
+            f"The vocabulary file {path!r} must hold the special tokens "
+            f"{list(SPECIAL_TOKENS)} and more. Received: {len(tokens)} tokens."
         )
     return tokens

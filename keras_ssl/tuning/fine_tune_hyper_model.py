@@ -13,10 +13,9 @@ from keras_ssl.evaluation.fine_tune_settings import (
     FineTuneSettings,
     resolve_settings,
 )
+from keras_ssl.evaluation.gradual_unfreezing import encoder_blocks
 from keras_ssl.schedules import warmup_cosine
 from keras_ssl.tuning._space import declare_spec, is_int, is_real, parse_spec
-
-_NORMS = (keras.layers.LayerNormalization, keras.layers.BatchNormalization)
 
 # name -> (kind, default spec). Specs: a scalar fixes the value, a list is a
 # set of choices, a `(low, high)` tuple a range.
@@ -49,18 +48,14 @@ _UNSUPPORTED = (
 
 
 def count_blocks(encoder):
-    """The number of layers `freeze_below_top` can unfreeze in `encoder`.
+    """The number of blocks `freeze_below_top` can unfreeze in `encoder`.
 
     These are the encoder's layers with weights, normalisation layers not
-    counted (for a Transformer: the embedding and each block).
+    counted (for a Transformer: the embedding and each block), with a
+    nested backbone counted by its stages or Transformer layers (see
+    `keras_ssl.evaluation.gradual_unfreezing.encoder_blocks`).
     """
-    return len(
-        [
-            layer
-            for layer in encoder.layers
-            if layer.weights and not isinstance(layer, _NORMS)
-        ]
-    )
+    return len(encoder_blocks(encoder))
 
 
 class FineTuneHyperModel(keras_tuner.HyperModel):

@@ -33,7 +33,7 @@ def test_text_preprocessor_takes_a_path_and_keeps_the_tokens(tmp_path):
         (b"", r"vocabulary file is empty"),
         (b"\n".join(t.encode() for t in SPECIAL_TOKENS), r"Received: 5 tokens"),
         (b"[PAD]\n[CLS]\n[SEP]\n[UNK]\n[MASK]\na\na\n", r"more than once, e\.g\. 'a'"),
-        (b"[PAD]\n[CLS]\n[SEP]\n[UNK]\n[MASK]\na\n \nb\n", r"first is line 7"),
+        (b"[PAD]\n[CLS]\n[SEP]\n[UNK]\n[MASK]\na\n\nb\n", r"first is line 7"),
         (b"[PAD]\n[CLS]\n\xff\n", r"not valid UTF-8: line 3"),
     ],
 )
