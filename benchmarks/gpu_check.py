@@ -17,7 +17,9 @@ Cases: `simclr_28x28` (Fashion-MNIST, conv encoder 32-64-128, batch 512
 per replica), `simclr_96x96` (Fashion-MNIST upscaled to 96x96x3, batch 256
 per replica), `mlm_128` (WordNet glosses, length 128, 4 layers of width 256,
 batch 64 per replica), `simclr_shards` (as `simclr_28x28`, streamed from
-shards).
+shards), `mlm_bert_base` (a randomly initialised keras-hub `BertBackbone` of
+BERT-base size, 12 layers of width 768, through `pretrain`'s encoder
+registry (`bert_base`), length 128, batch 32 per replica, 300 steps).
 """
 
 import argparse
@@ -33,12 +35,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.datasets import load, stream_shards, write_shards
-from keras_ssl.encoders import conv_encoder, transformer_encoder
+from keras_ssl.encoders import build_text_encoder, conv_encoder, transformer_encoder
 from keras_ssl.models import MaskedLanguageModel, SimCLR
 from keras_ssl.recipes import tokenize
 from keras_ssl.tokenizers import TextPreprocessor, train_word_piece_vocabulary
 
-CASES = ("simclr_28x28", "simclr_96x96", "mlm_128", "simclr_shards")
+CASES = ("simclr_28x28", "simclr_96x96", "mlm_128", "simclr_shards", "mlm_bert_base")
 
 
 class _Clock(keras.callbacks.Callback):
@@ -150,6 +152,32 @@ def run_mlm(args, strategy, xla, replicas):
     }
 
 
+def run_bert_base(args, strategy, xla, replicas):
+    """MLM on a random keras-hub BERT-base backbone (tiny with `--quick`)."""
+    length = 32 if args.quick else 128
+    batch = (8 if args.quick else 32) * replicas
+    texts = np.asarray(load("wordnet").x, dtype=object).astype(str)
+    texts = texts[: 4000 if args.quick else 60_000]
+    vocabulary = train_word_piece_vocabulary(list(texts), 8000)
+    with strategy.scope():
+        name = "bert_tiny" if args.quick else "bert_base"
+        encoder, preprocessor = build_text_encoder(name, vocabulary, length)
+        model = MaskedLanguageModel(encoder, preprocessor, seed=0)
+        model.compile(optimizer=keras.optimizers.AdamW(1e-4), jit_compile=xla)
+    ids = tokenize(preprocessor, texts)
+    steps = args.steps if args.quick else max(args.steps, 300)
+    step, total = _timed_fit(model, _in_memory(ids, batch), args.warmup, steps)
+    return {
+        "backbone": name,
+        "parameters": int(encoder.count_params()),
+        "batch": batch,
+        "sequence_length": length,
+        "steps": steps,
+        "step_ms": step * 1e3,
+        "tokens_per_s": batch * length / step,
+    }
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cases", default=",".join(CASES))
@@ -190,6 +218,8 @@ def main(argv=None):
         start = time.perf_counter()
         if case == "mlm_128":
             result = run_mlm(args, strategy, on_gpu, replicas)
+        elif case == "mlm_bert_base":
+            result = run_bert_base(args, strategy, on_gpu, replicas)
         elif case in CASES:
             result = run_simclr(case, args, strategy, on_gpu, replicas)
         else:

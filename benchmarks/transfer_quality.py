@@ -8,17 +8,17 @@ protocol on a random-init encoder of the same architecture and TF-IDF
 logistic regression on the same texts:
 
 - `scratch`: MLM from scratch on the task corpus (the noun glosses of the
-  training split, no labels) for `--seconds`;
+  training split, no labels) for `--epochs` passes (or `--seconds`);
 - `base`: the general base model (`keras-ssl build-base`: MLM on general
   English text, noun glosses held out), fine-tuned as it is;
-- `continued`: the base model after `--seconds` more MLM on the task corpus
-  (`pretrain(init_from=base preset)`).
+- `continued`: the base model after as much MLM on the task corpus
+  (`pretrain(init_from=base preset)`) at half the peak learning rate.
 
 All three use the base model's architecture (keras-hub BERT, 2 layers of
 width 128) and masking rate; `scratch` learns its own WordPiece vocabulary
 from the task corpus, the others keep the base model's.
 
-    python benchmarks/transfer_quality.py --seconds 300 [--base PRESET]
+    python benchmarks/transfer_quality.py --epochs 2 [--base PRESET]
 
 Without `--base`, the base model is built (or read from the cache: see
 `keras_ssl.app.base_models`).
@@ -66,7 +66,9 @@ def _evaluate(model, seed, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--epochs", type=int, default=2, help="passes of MLM")
+    parser.add_argument("--seconds", type=float, default=None, help="or a budget")
+    parser.add_argument("--steps-per-epoch", type=int, default=None, help="quick runs")
     parser.add_argument("--base", default=None, help="base model preset folder")
     parser.add_argument("--base-seconds", type=float, default=None)
     parser.add_argument("--cases", default="scratch,base,continued")
@@ -85,8 +87,9 @@ def main():
     corpus = corpus.__class__(corpus.x, None, None, name="wordnet_noun_glosses")
     settings = {"mask_rate": recipe["model_kwargs"]["mask_rate"]}
     common = {
-        "epochs": 20,
+        "epochs": 20 if args.seconds else args.epochs,
         "time_budget": args.seconds,
+        "steps_per_epoch": args.steps_per_epoch,
         "batch_size": recipe["batch_size"],
         "seed": args.seed,
         "verbose": 0,

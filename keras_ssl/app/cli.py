@@ -359,8 +359,9 @@ def _add_pretrain_parser(sub):
         help="encoder to train: conv | transformer (keras_ssl's own, the "
         "default), an image name (resnet50v2, mobilenetv3small, "
         "efficientnetv2b0, convnexttiny, ...) or text name (bert_tiny, "
-        "bert_mini, bert_small, electra_tiny), a keras-hub preset folder or "
-        "a .keras file (`keras-ssl encoders` lists the names)",
+        "bert_mini, bert_small, bert_base, electra_tiny), a keras-hub preset "
+        "folder or "
+        "a .keras file (`keras-ssl encoders` lists them)",
     )
     p.add_argument(
         "--init-from",
@@ -613,9 +614,9 @@ def _run_build_base(args):
 def _run_encoders(args):
     from keras_ssl.encoders import IMAGE_BACKBONES, TEXT_BACKBONES
 
-    print("image: conv (keras_ssl's ConvNet, the default)")
     for name, spec in IMAGE_BACKBONES.items():
-        print(f"image: {name} ({spec.description})")
+        default = ", the default" if name == "conv" else ""
+        print(f"image: {name} ({spec.description}{default})")
     print("text: transformer (keras_ssl's Transformer, the default)")
     for name, spec in TEXT_BACKBONES.items():
         print(f"text: {name} ({spec.description})")

@@ -53,6 +53,9 @@ TEXT_BACKBONES = {
     "bert_small": TextBackboneSpec(
         "BertBackbone", "BertTokenizer", 4, 512, 8, 2048, 128, "BERT, 4 layers x 512"
     ),
+    "bert_base": TextBackboneSpec(
+        "BertBackbone", "BertTokenizer", 12, 768, 12, 3072, 128, "BERT-base, 12 x 768"
+    ),
     "electra_tiny": TextBackboneSpec(
         "ElectraBackbone",
         "ElectraTokenizer",

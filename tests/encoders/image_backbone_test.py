@@ -403,9 +403,20 @@ def fit_two_steps(model, images):
 
 
 class TestTraining(TestCase):
-    def test_simclr_on_mobilenetv3small(self):
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "mobilenetv3small",
+            # Every other Keras Applications family of the registry, too.
+            pytest.param("resnet50v2", marks=pytest.mark.slow),
+            pytest.param("resnet50", marks=pytest.mark.slow),
+            pytest.param("efficientnetv2b0", marks=pytest.mark.slow),
+            pytest.param("convnexttiny", marks=pytest.mark.slow),
+        ],
+    )
+    def test_simclr_on_each_keras_application(self, name):
         keras.utils.set_random_seed(0)
-        encoder = build_image_encoder("mobilenetv3small", (32, 32, 3))
+        encoder = build_image_encoder(name, (32, 32, 3))
         model = SimCLR(encoder, projection_dim=4, projection_hidden_dims=(8,), seed=0)
         images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), "uint8")
         fit_two_steps(model, images)
