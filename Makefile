@@ -23,7 +23,7 @@ demo: setup
 test: setup
 	$(PY) -m ruff check keras_ssl tests examples benchmarks scripts conftest.py
 	$(PY) -m ruff format --check keras_ssl tests examples benchmarks scripts conftest.py
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -n 2 --dist loadfile -q --durations=30
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules keras_ssl
 
 # The general base text model (keras-hub preset, cached in ~/.cache/keras_ssl/base).

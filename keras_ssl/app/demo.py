@@ -6,6 +6,7 @@ import time
 import keras
 import numpy as np
 
+from keras_ssl.app.base_models import base_model_path
 from keras_ssl.app.evaluate import evaluate_images, evaluate_text
 from keras_ssl.app.export import export
 from keras_ssl.app.pretrain import pretrain
@@ -164,8 +165,20 @@ def _image_part(output_dir, export_dir, seconds, seed, verbose, log, figures):
 
 
 def _text_part(output_dir, export_dir, seconds, seed, verbose, log):
-    """MLM on WordNet glosses: pretrain, evaluate, export."""
-    print("== 2/2 Masked language model on WordNet glosses (117k) ==")
+    """MLM on WordNet glosses: pretrain (continuing the general base model
+    when it is built), evaluate, export."""
+    base = base_model_path("text")
+    start = {}
+    if os.path.isdir(base):
+        print("== 2/2 Masked language model on WordNet glosses (117k), continuing")
+        print(f"   the general base model {base} (a keras-hub BERT preset) ==")
+        start["init_from"] = base
+    else:
+        print("== 2/2 Masked language model on WordNet glosses (117k) ==")
+        print(
+            "   (from scratch: `make base-models` builds the general base model "
+            "once, and the demo then continues it)"
+        )
     text = pretrain(
         "mlm",
         "wordnet",
@@ -180,6 +193,7 @@ def _text_part(output_dir, export_dir, seconds, seed, verbose, log):
         model_kwargs={"mask_rate": 0.4},
         monitor=True,  # TensorBoard: kNN accuracy, masked tokens, Projector
         callbacks=[log],
+        **start,
     )
     print(f"pretrained {text['steps']} steps in {text['seconds']:.0f} s")
     print(
