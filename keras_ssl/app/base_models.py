@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import tempfile
 
-from keras_ssl import encoders
 from keras_ssl.app.pretrain import pretrain
 from keras_ssl.checks import check_name, check_positive
 from keras_ssl.datasets.general_text import load_general_text
+from keras_ssl.encoders import save_to_preset
 
 logger = logging.getLogger("keras_ssl")
 
@@ -143,7 +143,7 @@ def build_base_model(
         model = result["model"]
         if os.path.isdir(path):
             shutil.rmtree(path)
-        encoders.save_to_preset(model.encoder, path, preprocessor=model.preprocessor)
+        save_to_preset(model.encoder, path, preprocessor=model.preprocessor)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -3,8 +3,8 @@
 import numbers
 import os
 
-from keras_ssl import encoders
 from keras_ssl.app.evaluate import load_keras_file, load_ssl_model
+from keras_ssl.encoders import save_to_preset
 from keras_ssl.evaluation import TaskClassifier
 from keras_ssl.export import (
     export_classifier,
@@ -15,7 +15,6 @@ from keras_ssl.export import (
 from keras_ssl.export._checks import check_path_name, check_writable_dir
 from keras_ssl.models import SSLModel
 from keras_ssl.tokenizers import TextPreprocessor
-from keras_ssl.tokenizers.preset_text_preprocessor import PresetTextPreprocessor
 
 
 def _load(model):
@@ -94,8 +93,8 @@ def export(model, name, base_dir="saved_models", version="auto"):
         return versioned_export(
             export_classifier, base_dir, name, version, classifier=model
         )
-    text = TextPreprocessor | PresetTextPreprocessor
-    if isinstance(getattr(model, "preprocessor", None), text):
+    # Includes `PresetTextPreprocessor` (keras-hub tokenizers), a subclass.
+    if isinstance(getattr(model, "preprocessor", None), TextPreprocessor):
         return versioned_export(
             export_text_encoder,
             base_dir,
@@ -125,7 +124,7 @@ def save_preset(model, path):
         `path`.
     """
     model = load_ssl_model(model)
-    encoders.save_to_preset(
+    save_to_preset(
         model.encoder, path, preprocessor=getattr(model, "preprocessor", None)
     )
     return os.fspath(path)

@@ -9,8 +9,15 @@ import os
 
 import keras
 
-from keras_ssl import encoders
 from keras_ssl.compat import safe_mode_scope
+from keras_ssl.encoders import (
+    IMAGE_BACKBONES,
+    TEXT_BACKBONES,
+    build_image_encoder,
+    build_text_encoder,
+    load_image_encoder,
+    load_text_preset,
+)
 from keras_ssl.models import SSLModel
 
 #: The name of keras_ssl's own image encoder (`conv_encoder`) and text
@@ -107,14 +114,14 @@ def image_encoder(spec, input_shape, method):
             )
         return spec
     if _is_path(spec):
-        return encoders.load_image_encoder(_run_model_path(spec), input_shape)
-    if spec in encoders.TEXT_BACKBONES:
+        return load_image_encoder(_run_model_path(spec), input_shape)
+    if spec in TEXT_BACKBONES:
         raise ValueError(
             f"{method} is an image method; {spec!r} is a text encoder. "
-            f"Expected one of {list(encoders.IMAGE_BACKBONES)}, a "
+            f"Expected one of {list(IMAGE_BACKBONES)}, a "
             "`.keras` file or a keras-hub preset folder."
         )
-    return encoders.build_image_encoder(spec, input_shape)
+    return build_image_encoder(spec, input_shape)
 
 
 def text_encoder(spec, method, vocabulary_of, sequence_length):
@@ -122,7 +129,7 @@ def text_encoder(spec, method, vocabulary_of, sequence_length):
     Transformer (`spec` `None` or `"transformer"`).
 
     Args:
-        spec: a name of `keras_ssl.encoders.TEXT_BACKBONES` (a random
+        spec: a name of `keras_ssl.TEXT_BACKBONES` (a random
             keras-hub backbone on a WordPiece vocabulary learned from the
             data), a keras-hub preset folder, a `.keras` file of a keras_ssl
             text model or a run folder.
@@ -138,13 +145,13 @@ def text_encoder(spec, method, vocabulary_of, sequence_length):
         raise ValueError(
             f"A text encoder for {method} needs its tokenizer: pass a "
             "keras-hub preset folder, a `.keras` file of a keras_ssl text "
-            f"model or a name of {sorted(encoders.TEXT_BACKBONES)}. Received: a "
+            f"model or a name of {sorted(TEXT_BACKBONES)}. Received: a "
             f"{type(spec).__name__}"
         )
     if _is_path(spec):
         path = _run_model_path(spec)
         if os.path.isdir(path):
-            return encoders.load_text_preset(path, sequence_length=sequence_length)
+            return load_text_preset(path, sequence_length=sequence_length)
         model = _load_keras_file(path)
         preprocessor = getattr(model, "preprocessor", None)
         if not isinstance(model, SSLModel) or preprocessor is None:
@@ -160,10 +167,10 @@ def text_encoder(spec, method, vocabulary_of, sequence_length):
                 f"{preprocessor.sequence_length}"
             )
         return model.encoder, preprocessor
-    if spec in encoders.IMAGE_BACKBONES or spec == OWN_IMAGE_ENCODER:
+    if spec in IMAGE_BACKBONES or spec == OWN_IMAGE_ENCODER:
         raise ValueError(
             f"{method} is a text method; {spec!r} is an image encoder. "
-            f"Expected one of {[OWN_TEXT_ENCODER, *encoders.TEXT_BACKBONES]}, a "
+            f"Expected one of {[OWN_TEXT_ENCODER, *TEXT_BACKBONES]}, a "
             "keras-hub preset folder or a `.keras` file."
         )
-    return encoders.build_text_encoder(spec, vocabulary_of(), sequence_length)
+    return build_text_encoder(spec, vocabulary_of(), sequence_length)

@@ -159,13 +159,12 @@ def check_texts(texts, argument="texts", empty="raise"):
 
 def _check_preprocessor(preprocessor):
     # Imported here: text_preprocessor imports keras_hub, which is slow.
-    from keras_ssl.tokenizers import preset_text_preprocessor as preset
+    # `PresetTextPreprocessor` (keras-hub tokenizers) is a subclass.
     from keras_ssl.tokenizers.text_preprocessor import TextPreprocessor
 
-    if not isinstance(preprocessor, TextPreprocessor | preset.PresetTextPreprocessor):
+    if not isinstance(preprocessor, TextPreprocessor):
         raise ValueError(
-            "Argument `preprocessor` must be a keras_ssl TextPreprocessor or "
-            "PresetTextPreprocessor. "
+            "Argument `preprocessor` must be a keras_ssl TextPreprocessor. "
             f"Received: preprocessor of type {type(preprocessor).__name__}"
         )
 
