@@ -108,7 +108,11 @@ def run(method, corpus, train, test, preprocessor, args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", default="mlm", choices=(*METHODS, "all"))
+    parser.add_argument(
+        "--method",
+        default="mlm",
+        help=f"one of {', '.join(METHODS)}, a comma-separated list, or all",
+    )
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--corpus-size", type=int, default=117659)
@@ -116,6 +120,11 @@ def main(argv=None):
     parser.add_argument("--fine-tune-epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    methods = METHODS if args.method == "all" else tuple(args.method.split(","))
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        expected = ", ".join(METHODS)
+        parser.error(f"--method: unknown {unknown}; expected {expected} or all")
 
     glosses = load("wordnet")
     corpus = glosses.subset(min(args.corpus_size, len(glosses)), seed=args.seed).x
@@ -127,7 +136,7 @@ def main(argv=None):
     test = test.subset(min(args.fine_tune_size, len(test)), seed=args.seed)
 
     results = []
-    for method in METHODS if args.method == "all" else (args.method,):
+    for method in methods:
         result = run(method, corpus, train, test, preprocessor, args)
         print(
             f"{method:>9}: {result['metrics']} | fine-tune top block: "

@@ -111,18 +111,26 @@ def run(method, train, test, steps, batch_size, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--method", default="simclr", choices=(*METHODS, "all"))
+    parser.add_argument(
+        "--method",
+        default="simclr",
+        help=f"one of {', '.join(METHODS)}, a comma-separated list, or all",
+    )
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--train-size", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    methods = METHODS if args.method == "all" else tuple(args.method.split(","))
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        expected = ", ".join(METHODS)
+        parser.error(f"--method: unknown {unknown}; expected {expected} or all")
 
     train = load("fashion_mnist", split="train")
     train = train.subset(args.train_size, seed=args.seed)
     test = load("fashion_mnist", split="test")
     test = test.subset(min(args.train_size, len(test)), seed=args.seed)
-    methods = METHODS if args.method == "all" else (args.method,)
     results = []
     for method in methods:
         result = run(method, train, test, args.steps, args.batch_size, args.seed)
