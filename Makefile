@@ -26,10 +26,12 @@ test: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q --durations=30
 	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules keras_ssl
 
-# The general base text model (keras-hub preset, cached in ~/.cache/keras_ssl/base).
+# The general base models, text and image (keras-hub presets, cached in
+# ~/.cache/keras_ssl/base; the image packages are fetched with apt-get download).
 base-models: setup
 	@bash scripts/install_data.sh --general-text
 	$(VENV)/bin/keras-ssl build-base
+	$(VENV)/bin/keras-ssl build-base --name image
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"

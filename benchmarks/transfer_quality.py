@@ -20,6 +20,11 @@ from the task corpus, the others keep the base model's.
 
     python benchmarks/transfer_quality.py --epochs 2 [--base PRESET]
 
+`--validation-lr 5e-4,1e-3,3e-3,6e-3` instead fine-tunes the base model and
+its random-init twin at each learning rate on a validation split (20% of the
+training split, seed 1; the test split is not read) and prints one line per
+rate: how the protocol's learning rate was checked.
+
 Without `--base`, the base model is built (or read from the cache: see
 `keras_ssl.app.base_models`).
 """
@@ -64,6 +69,37 @@ def _evaluate(model, seed, args):
     return rows, time.time() - start
 
 
+def _validation_rates(base, settings, args):
+    """Fine-tunes the base model at each rate, scored on a validation split."""
+    train, validation = load("wordnet_nouns", split="train").split(0.2, seed=1)
+    encoder, preprocessor = load_text_preset(base)
+    model = MaskedLanguageModel(encoder, preprocessor, **settings)
+    for rate in [float(v) for v in args.validation_lr.split(",")]:
+        rows = evaluate_text(
+            model,
+            dataset=(train, validation),
+            train_size=args.train_size,
+            test_size=args.test_size,
+            epochs=args.fine_tune_epochs,
+            learning_rate=rate,
+            seed=args.seed,
+        )
+        row = rows[0]
+        print(
+            json.dumps(
+                {
+                    "case": "validation",
+                    "learning_rate": rate,
+                    "fine_tune_ssl": row["ssl"],
+                    "fine_tune_random_init": row["random_init"],
+                    "tfidf": row["raw_input"],
+                }
+            ),
+            flush=True,
+        )
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=2, help="passes of MLM")
@@ -76,6 +112,7 @@ def main():
     parser.add_argument("--test-size", type=int, default=5000)
     parser.add_argument("--fine-tune-epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation-lr", default=None, help="e.g. 1e-3,3e-3")
     args = parser.parse_args()
     recipe = BASE_MODELS["text"]
     base = args.base
@@ -94,6 +131,8 @@ def main():
         "seed": args.seed,
         "verbose": 0,
     }
+    if args.validation_lr:
+        return _validation_rates(base, settings, args)
     cases = args.cases.split(",")
     with tempfile.TemporaryDirectory() as out:
         if "scratch" in cases:

@@ -374,7 +374,11 @@ def _add_pretrain_parser(sub):
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--steps-per-epoch", type=int, default=None)
     p.add_argument(
-        "--time-budget", type=float, default=None, help="stop after N seconds"
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds of training: the warm-up + cosine schedule is sized to the "
+        "steps they allow (measured), so the run ends with its learning rate decayed",
     )
     _add_scale_options(p)
     _add_reliability_options(p)
@@ -572,7 +576,15 @@ def _add_backbone_parsers(sub):
     _add_common(p)
     p = sub.add_parser(
         "build-base",
-        help="pretrain the general base text model (a keras-hub preset, cached)",
+        help="pretrain a general base model, text or image (a keras-hub "
+        "preset, cached)",
+    )
+    p.add_argument(
+        "--name",
+        default="text",
+        choices=["text", "image"],
+        help="text: BERT 2x128, MLM on general English text; image: a small "
+        "ResNet, SimCLR on Debian's photographs and clip art",
     )
     p.add_argument("--time-budget", type=float, default=None, help="seconds")
     p.add_argument("--cache-dir", default=None, help="default ~/.cache/keras_ssl")
@@ -597,16 +609,19 @@ def _run_build_base(args):
     from keras_ssl.app.base_models import build_base_model
 
     result = build_base_model(
-        "text",
+        args.name,
         cache_dir=args.cache_dir,
         time_budget=args.time_budget,
         force=args.force,
         seed=args.seed,
     )
+    method, data = (
+        ("simclr", "IMAGES/") if args.name == "image" else ("mlm", "YOUR_TEXT.txt")
+    )
     return {
         "metrics": _numbers(result),
         "Preset": result["preset"],
-        "Next": "keras-ssl pretrain --method mlm --dataset YOUR_TEXT.txt "
+        "Next": f"keras-ssl pretrain --method {method} --dataset {data} "
         f"--init-from {result['preset']}",
     }
 

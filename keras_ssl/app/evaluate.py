@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.app.pretrain import tokenize
-from keras_ssl.checks import check_seed
+from keras_ssl.checks import check_choice, check_fraction, check_seed
 from keras_ssl.compat import safe_mode_scope, seed_scope
 from keras_ssl.datasets import (
     LabeledData,
@@ -31,6 +31,7 @@ from keras_ssl.evaluation.embed import (
     split_stream,
     subset_stream,
 )
+from keras_ssl.evaluation.knn_evaluate import K_RULES, TENTH_OF_CLASS, knn_k_rule
 from keras_ssl.export._checks import check_writable_dir
 from keras_ssl.models import SSLModel
 
@@ -279,6 +280,8 @@ def evaluate_images(
     verbose=0,
     stream="auto",
     raw_baseline_size=10000,
+    label_fractions=(0.1, 0.01),
+    knn_k_rule=TENTH_OF_CLASS,
 ):
     """Linear probe and kNN of an image SSL encoder, with both baselines.
 
@@ -288,13 +291,34 @@ def evaluate_images(
     bank (cosine, temperature-weighted votes). The same protocols run on a
     randomly initialised encoder of the same architecture and on raw pixels.
 
+    Label-fraction curve: the linear probe is repeated on each of
+    `label_fractions` of its training images (a stratified, seeded subset
+    with at least one image per class; the smaller subsets are nested in
+    the larger ones), the same images for the SSL encoder, its random-init
+    twin and the raw pixels. Few labels is where pretraining pays, and
+    these probes are cheap (the embeddings are computed once). Each row
+    says how many labelled images it used, e.g. `"linear probe 1% labels
+    (100)"`; the `"linear probe"` row is the 100% point.
+
+    The kNN `k` is capped by the bank (`knn_k_rule="tenth_of_class"`: at
+    most a tenth of its average class, see
+    `keras_ssl.evaluation.knn_evaluate.knn_k_rule`), and the row names the
+    `k` actually used: on Fashion-MNIST (6,000 images per class) k=20 and
+    k=200 stay as they are, over a folder of 4,000 images of 10 classes
+    k=200 becomes `"kNN k=40 (asked 200)"`. Requested values that end up
+    equal share one row. `knn_k_rule=None` uses `knn_k` as given.
+
     Streams (a `StreamedData`, a `tf.data.Dataset`, a shard folder or a
     large folder, alone or in a `(train, test)` pair): each split is read
     once, both encoders embedding every batch as it is decoded; only the
     embeddings and labels stay in memory. The raw-pixel baselines then run
     on a seeded in-memory sample of at most `raw_baseline_size` training
-    and test images (`StreamedData.sample`); each row says how many
-    (`raw_baseline_examples`, `raw_baseline_test_examples`).
+    and test images (`StreamedData.sample`, its own label fractions drawn
+    the same way); each row says how many (`raw_baseline_examples`,
+    `raw_baseline_test_examples`). The kNN rows use the same `k` in every
+    column (the rule applied to the encoders' bank); should that exceed the
+    raw sample, the raw-pixel kNN uses the whole sample and the row says so
+    (`raw_input_knn_k`).
 
     Args:
         model: SSL model or path to its `.keras` file.
@@ -303,7 +327,8 @@ def evaluate_images(
             a `StreamedData`, a `tf.data.Dataset` of `(image, label)`, or a
             `(train, test)` pair of them.
         probe_train_size: training images of the linear probe.
-        knn_k: the numbers of neighbours of the kNN rows.
+        knn_k: the numbers of neighbours of the kNN rows (before
+            `knn_k_rule`).
         log_dir: optional TensorBoard folder for the scalars.
         seed: seed of the splits, the subsets and the random-init twin.
         verbose: progress-bar verbosity of the embeddings.
@@ -311,12 +336,31 @@ def evaluate_images(
             `"auto"`, `True` or `False`.
         raw_baseline_size: streams only: the cap of the raw baselines'
             samples.
+        label_fractions: fractions in `(0, 1)` of the probe's training
+            images for the extra linear-probe rows (`()`: none).
+        knn_k_rule: `"tenth_of_class"` (default) or `None`, see above.
 
     Returns:
         A list of result rows (dicts with `task`, `protocol`, `ssl`,
-        `random_init`, `raw_input`).
+        `random_init`, `raw_input`): the linear probe, one row per label
+        fraction (largest first), then one row per kNN `k` used.
+
+    Example:
+
+    >>> rows = evaluate_images("runs/simclr/model.keras")  # doctest: +SKIP
+    >>> print(format_results_table(rows))  # doctest: +SKIP
+    task           protocol                          ssl  random_init  raw_input
+    -------------  ------------------------------  -----  -----------  ---------
+    fashion_mnist  linear probe                    85.5%        79.3%      79.3%
+    fashion_mnist  linear probe 10% labels (1000)  80.4%        71.4%      78.6%
+    fashion_mnist  linear probe 1% labels (100)    70.8%        61.2%      69.0%
+    fashion_mnist  kNN k=20                        86.0%        79.4%      84.6%
+    fashion_mnist  kNN k=200                       82.2%        74.5%      79.1%
     """
     check_seed("seed", seed)
+    fractions = _check_label_fractions(label_fractions)
+    knn_k = _check_knn_k(knn_k)
+    check_choice("knn_k_rule", knn_k_rule, K_RULES)
     model = load_ssl_model(model)
     _check_log_dir(log_dir)
     train, test = _train_test(dataset, seed, stream)
@@ -328,84 +372,239 @@ def evaluate_images(
     }
     streams = as_streams(train, test)
     extra = {}
+    protocol = {
+        "probe_train_size": probe_train_size,
+        "fractions": fractions,
+        "knn_k": knn_k,
+        "k_rule": knn_k_rule,
+        "seed": seed,
+    }
     if streams is None:
-        probe, knn = _probe_arrays(
-            encoders, train, test, probe_train_size, knn_k, seed, verbose
-        )
+        probe, knn = _probe_arrays(encoders, train, test, protocol, verbose)
     else:
         probe, knn, extra = _probe_streams(
-            encoders,
-            streams,
-            probe_train_size,
-            knn_k,
-            (seed, raw_baseline_size),
-            verbose,
+            encoders, streams, protocol, raw_baseline_size, verbose
         )
-    rows = [{"task": _describe(dataset), "protocol": "linear probe", **probe, **extra}]
-    for k in knn_k:
-        key = f"knn_accuracy@{k}"
+    task = _describe(dataset)
+    rows = []
+    for fraction, (size, accuracies) in probe.items():
+        name = "linear probe"
+        if fraction != 1:
+            name += f" {_percent(fraction)} labels ({size})"
+        rows.append({"task": task, "protocol": name, **accuracies, **extra})
+    for used, (asked, accuracies, row_extra) in knn.items():
+        name = f"kNN k={used}"
+        if asked != [used]:
+            name += f" (asked {', '.join(str(k) for k in asked)})"
         rows.append(
-            {
-                "task": _describe(dataset),
-                "protocol": f"kNN k={k}",
-                **{name: result[key] for name, result in knn.items()},
-                **extra,
-            }
+            {"task": task, "protocol": name, **accuracies, **row_extra, **extra}
         )
-    _write_scalars(
-        log_dir,
-        {
-            "probe_accuracy": probe["ssl"],
-            "probe_accuracy_random_init": probe["random_init"],
-            "knn_accuracy": knn["ssl"]["accuracy"],
-            "knn_accuracy_random_init": knn["random_init"]["accuracy"],
-        },
-    )
+    first_knn = next(iter(knn.values()))[1]
+    scalars = {
+        "probe_accuracy": probe[1.0][1]["ssl"],
+        "probe_accuracy_random_init": probe[1.0][1]["random_init"],
+        "knn_accuracy": first_knn["ssl"],
+        "knn_accuracy_random_init": first_knn["random_init"],
+    }
+    for fraction in fractions:
+        scalars[f"probe_accuracy_{_percent(fraction)}"] = probe[fraction][1]["ssl"]
+    _write_scalars(log_dir, scalars)
     return rows
 
 
-def _probe_arrays(encoders, train, test, probe_train_size, knn_k, seed, verbose):
-    """`(probe, knn)` results of in-memory splits, by encoder name and
-    `raw_input`."""
-    sub = train.subset(min(probe_train_size, len(train)), seed=seed)
+def _percent(fraction):
+    """`0.01` as `"1%"`, `0.1` as `"10%"`, `0.005` as `"0.5%"`."""
+    return f"{100 * fraction:g}%"
+
+
+def _check_label_fractions(label_fractions):
+    """The label fractions, distinct, largest first; each in `(0, 1)`."""
+    if isinstance(label_fractions, int | float) and not isinstance(
+        label_fractions, bool
+    ):
+        label_fractions = (label_fractions,)
+    if not isinstance(label_fractions, tuple | list):
+        raise ValueError(
+            "Argument `label_fractions` must be a sequence of numbers in "
+            f"(0, 1). Received: label_fractions={label_fractions!r}"
+        )
+    fractions = [
+        check_fraction("label_fractions", value, low_open=True, high_open=True)
+        for value in label_fractions
+    ]
+    return tuple(sorted(set(fractions), reverse=True))
+
+
+def label_fraction_indices(y, fractions, seed=0):
+    """Nested, stratified, seeded subsets of labelled examples.
+
+    For each fraction `f`, about `round(f * len(y))` indices, shared among
+    the classes in proportion to their sizes (largest remainders get the
+    rounding leftovers) and at least one per class. Each class is shuffled
+    once (by `seed`) and every subset takes the first examples of each
+    class, so the subset of a smaller fraction is part of the subset of
+    a larger one.
+
+    Args:
+        y: 1-D array of class ids.
+        fractions: fractions in `(0, 1]`.
+        seed: seed of the shuffles.
+
+    Returns:
+        A dict `{fraction: sorted int array of indices into y}`.
+
+    Example:
+
+    >>> y = np.repeat([0, 1, 2, 3], 25)
+    >>> parts = label_fraction_indices(y, (0.1, 0.5), seed=0)
+    >>> len(parts[0.1]), len(parts[0.5])
+    (10, 50)
+    >>> set(parts[0.1]) <= set(parts[0.5])
+    True
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or not len(y):
+        raise ValueError(
+            "Argument `y` must be a non-empty 1-D array of class ids. "
+            f"Received: y with shape={y.shape}"
+        )
+    for fraction in fractions:
+        check_fraction("fractions", fraction, low_open=True)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    rng = np.random.default_rng(seed)
+    members = [
+        rng.permutation(np.flatnonzero(inverse == c)) for c in range(len(classes))
+    ]
+    taken = np.zeros(len(classes), dtype=np.int64)
+    parts = {}
+    for fraction in sorted(fractions):
+        total = round(fraction * len(y))
+        quota = counts * total / len(y)
+        per_class = np.floor(quota).astype(np.int64)
+        leftover = total - per_class.sum()
+        per_class[np.argsort(-(quota - per_class), kind="stable")[:leftover]] += 1
+        # At least one per class, never fewer than a smaller fraction took.
+        taken = np.minimum(np.maximum(np.maximum(per_class, 1), taken), counts)
+        parts[fraction] = np.sort(
+            np.concatenate([m[:n] for m, n in zip(members, taken)])
+        )
+    return {fraction: parts[fraction] for fraction in fractions}
+
+
+def _check_knn_k(knn_k):
+    """`knn_k` as a non-empty tuple of positive ints."""
+    ks = (knn_k,) if isinstance(knn_k, int | np.integer) else knn_k
+    if (
+        not isinstance(ks, tuple | list)
+        or not ks
+        or not all(
+            isinstance(k, int | np.integer) and not isinstance(k, bool) and k > 0
+            for k in ks
+        )
+    ):
+        raise ValueError(
+            "Argument `knn_k` must be a positive int or a non-empty sequence "
+            f"of positive ints. Received: knn_k={knn_k!r}"
+        )
+    return tuple(int(k) for k in ks)
+
+
+def _knn_plan(ks, k_rule, bank_size, y_bank):
+    """`{k used: [ks asked]}`, in the order asked."""
+    plan = {}
+    for k in ks:
+        used = k
+        if k_rule == TENTH_OF_CLASS:
+            used = knn_k_rule(k, bank_size, len(np.unique(y_bank)))
+        plan.setdefault(int(used), []).append(k)
+    return plan
+
+
+def _knn_rows(plan, knn, raw_k=None):
+    """`{k used: (ks asked, {column: accuracy}, extra row keys)}` of the
+    kNN results by column (`raw_k`: the raw baseline's k per used k, when
+    its bank is a smaller sample)."""
+    rows = {}
+    for used, asked in plan.items():
+        extra = {}
+        accuracies = {}
+        for name, result in knn.items():
+            k = used if name != "raw_input" or raw_k is None else raw_k[used]
+            accuracies[name] = result[f"knn_accuracy@{k}"]
+            if k != used:
+                extra["raw_input_knn_k"] = k
+        rows[used] = (asked, accuracies, extra)
+    return rows
+
+
+def _probe_subsets(y_sub, fractions, seed):
+    """`{fraction: indices into the probe's training set}`, 1.0 first."""
+    parts = label_fraction_indices(y_sub, fractions, seed) if fractions else {}
+    return {1.0: np.arange(len(y_sub)), **parts}
+
+
+def _probe_arrays(encoders, train, test, protocol, verbose):
+    """`(probe, knn)` of in-memory splits: probe `{fraction: (size,
+    {column: accuracy})}`, kNN as `_knn_rows`."""
+    seed = protocol["seed"]
+    sub = train.subset(min(protocol["probe_train_size"], len(train)), seed=seed)
+    parts = _probe_subsets(sub.y, protocol["fractions"], seed)
+    plan = _knn_plan(protocol["knn_k"], protocol["k_rule"], len(train), train.y)
 
     def scaled(x):
         return x.astype("float32") / 255.0
 
-    probe, knn = {}, {}
+    probe = {fraction: (len(index), {}) for fraction, index in parts.items()}
+    knn = {}
     x_test = scaled(test.x)
     for name, encoder in encoders.items():
         f_bank = embed(encoder, scaled(train.x), verbose=verbose)
         f_test = embed(encoder, x_test, verbose=verbose)
         f_sub = embed(encoder, scaled(sub.x), verbose=verbose)
-        probe[name] = linear_probe(
-            None, None, sub.y, None, test.y, features=(f_sub, f_test)
-        )["accuracy"]
+        for fraction, index in parts.items():
+            probe[fraction][1][name] = linear_probe(
+                None, None, sub.y[index], None, test.y, features=(f_sub[index], f_test)
+            )["accuracy"]
         knn[name] = knn_evaluate(
-            None, None, train.y, None, test.y, k=knn_k, features=(f_bank, f_test)
+            None,
+            None,
+            train.y,
+            None,
+            test.y,
+            k=tuple(plan),
+            features=(f_bank, f_test),
+            k_rule=None,
         )
-    probe["raw_input"], knn["raw_input"] = _raw_image_baselines(sub, train, test, knn_k)
-    return probe, knn
+    for fraction, index in parts.items():
+        probe[fraction][1]["raw_input"] = _raw_probe(sub, index, test)
+    knn["raw_input"] = _raw_knn(train, test, tuple(plan))
+    return probe, _knn_rows(plan, knn)
 
 
-def _raw_image_baselines(sub, train, test, knn_k):
-    """Pixel logistic regression (on `sub`) and raw-pixel kNN (bank
-    `train`), scored on `test`: `(accuracy, kNN result)`."""
-    accuracy = pixel_logistic_regression(sub.x, sub.y, test.x, test.y)["accuracy"]
+def _raw_probe(sub, index, test):
+    """Pixel logistic regression on `sub[index]`, scored on `test`."""
+    return pixel_logistic_regression(sub.x[index], sub.y[index], test.x, test.y)[
+        "accuracy"
+    ]
+
+
+def _raw_knn(train, test, ks):
+    """Raw-pixel kNN (bank `train`) scored on `test`, each k as given."""
     flat = (
         train.x.reshape(len(train), -1).astype("float32"),
         test.x.reshape(len(test), -1).astype("float32"),
     )
-    knn = knn_evaluate(None, None, train.y, None, test.y, k=knn_k, features=flat)
-    return accuracy, knn
+    return knn_evaluate(
+        None, None, train.y, None, test.y, k=ks, features=flat, k_rule=None
+    )
 
 
-def _probe_streams(encoders, streams, probe_train_size, knn_k, sampling, verbose):
+def _probe_streams(encoders, streams, protocol, raw_size, verbose):
     """`(probe, knn, extra row keys)` of streamed splits: one pass over
     each split embeds it with every encoder; the raw baselines run on
-    capped samples (`sampling`: `(seed, raw_baseline_size)`)."""
+    capped samples of at most `raw_size` images."""
     train, test = streams
-    seed, raw_size = sampling
+    seed = protocol["seed"]
     f_bank, y_bank = embed_labelled(
         encoders, train, preprocess=scale_images, verbose=verbose
     )
@@ -414,37 +613,49 @@ def _probe_streams(encoders, streams, probe_train_size, knn_k, sampling, verbose
     )
     # The probe's subset: the indices `LabeledData.subset` would pick.
     index = LabeledData(np.arange(len(y_bank)), y_bank)
-    sub = index.subset(min(probe_train_size, len(y_bank)), seed=seed).x
-    probe, knn = {}, {}
+    sub = index.subset(min(protocol["probe_train_size"], len(y_bank)), seed=seed).x
+    parts = _probe_subsets(y_bank[sub], protocol["fractions"], seed)
+    plan = _knn_plan(protocol["knn_k"], protocol["k_rule"], len(y_bank), y_bank)
+    probe = {fraction: (len(part), {}) for fraction, part in parts.items()}
+    knn = {}
     for name in encoders:
-        probe[name] = linear_probe(
-            None,
-            None,
-            y_bank[sub],
-            None,
-            y_test,
-            features=(f_bank[name][sub], f_test[name]),
-        )["accuracy"]
+        for fraction, part in parts.items():
+            probe[fraction][1][name] = linear_probe(
+                None,
+                None,
+                y_bank[sub][part],
+                None,
+                y_test,
+                features=(f_bank[name][sub][part], f_test[name]),
+            )["accuracy"]
         knn[name] = knn_evaluate(
             None,
             None,
             y_bank,
             None,
             y_test,
-            k=knn_k,
+            k=tuple(plan),
             features=(f_bank[name], f_test[name]),
+            k_rule=None,
         )
     raw_train = _raw_sample(train, raw_size, seed)
     raw_test = _raw_sample(test, raw_size, seed)
-    raw_sub = raw_train.subset(min(probe_train_size, len(raw_train)), seed=seed)
-    probe["raw_input"], knn["raw_input"] = _raw_image_baselines(
-        raw_sub, raw_train, raw_test, knn_k
+    raw_sub = raw_train.subset(
+        min(protocol["probe_train_size"], len(raw_train)), seed=seed
+    )
+    for fraction, part in _probe_subsets(
+        raw_sub.y, protocol["fractions"], seed
+    ).items():
+        probe[fraction][1]["raw_input"] = _raw_probe(raw_sub, part, raw_test)
+    raw_k = {used: min(used, len(raw_train)) for used in plan}
+    knn["raw_input"] = _raw_knn(
+        raw_train, raw_test, tuple(dict.fromkeys(raw_k.values()))
     )
     extra = {
         "raw_baseline_examples": len(raw_train),
         "raw_baseline_test_examples": len(raw_test),
     }
-    return probe, knn, extra
+    return probe, _knn_rows(plan, knn, raw_k), extra
 
 
 def labelled_fraction(data, fraction, seed=0):

@@ -7,6 +7,7 @@ reads only the registry.
 
 import dataclasses
 import logging
+import math
 import os
 
 import keras
@@ -20,6 +21,7 @@ from keras_ssl.app.run_directory import (
     checkpoint_directory,
     clean_run_directory,
     make_run_directory,
+    read_json,
     read_lines,
     resolve_resume,
     save_model,
@@ -41,6 +43,7 @@ from keras_ssl.checks import (
     check_positive,
     check_positive_int,
     check_seed,
+    is_int,
 )
 from keras_ssl.compat import seed_scope
 from keras_ssl.datasets import LabeledData, StreamedData, load_or_stream
@@ -50,7 +53,7 @@ from keras_ssl.recipes import (
     encoder_source,
     tokenize,  # noqa: F401 (re-exported)
 )
-from keras_ssl.schedules import capped_warmup_steps, warmup_cosine
+from keras_ssl.schedules import WarmupCosine, capped_warmup_steps, warmup_cosine
 
 logger = logging.getLogger("keras_ssl")
 
@@ -65,6 +68,7 @@ METHODS = (*IMAGE_METHODS, *TEXT_METHODS)
 #: Settings a resumed run may change (not compared with its `config.json`).
 _MAY_CHANGE_ON_RESUME = (
     "time_budget",
+    "budget_schedule",  # written once the schedule is sized
     "strategy",
     "jit_compile",
     "mixed_precision",
@@ -115,6 +119,10 @@ class _Run:
     resume_dir: str = None
     run_dir: str = None
     steps: int = None  # per epoch
+    total_steps: int = None  # steps * epochs
+    schedule: object = None
+    budgeted: bool = False  # a time budget sizes the schedule
+    budget_record: dict = None  # the sizing a resumed run recorded
 
     @property
     def log_dir(self):
@@ -134,6 +142,11 @@ def _check(run):
     check_positive_int("epochs", run.epochs)
     _check_positive_ints(run, "steps_per_epoch")
     check_positive("time_budget", run.time_budget, allow_none=True)
+    if run.time_budget is not None and not math.isfinite(run.time_budget):
+        raise ValueError(
+            "Argument `time_budget` must be a finite number of seconds > 0 or "
+            f"None. Received: time_budget={run.time_budget!r}"
+        )
     check_seed("seed", run.seed)
     check_choice("collapse_guard", run.collapse_guard, (None, "warn", "stop"))
     if run.collapse_guard is not None and not run.recipe.two_view:
@@ -311,7 +324,21 @@ def pretrain(
             text).
         learning_rate: peak learning rate (warm-up then cosine decay);
             defaults to the method's (2e-3 for images, 3e-3 for text).
-        time_budget: optional wall-clock limit in seconds.
+        time_budget: optional wall-clock limit in seconds. The warm-up +
+            cosine schedule is sized to the steps it allows: the mean step
+            time is measured over the steps after the first (which
+            compiles) until the warm-up ends (or a tenth of the budget has
+            passed), and the schedule then decays to its final value at
+            `steps_done + floor(0.95 * remaining / step_time)`, where
+            training stops (see `keras_ssl.callbacks.TimeBudget`); when the
+            epochs end first, they win. A momentum schedule sized by the
+            run's steps (BYOL's, MoCo's, DINO's `total_steps`) is resized
+            too, to the steps computed before the train step is traced again
+            with it (once; the schedule is sized one step later, the retrace
+            timed, so the momentum's end is a few steps past the run's). A
+            resumed run keeps the sizing its first run recorded in
+            `config.json` (`budget_schedule`) and measures nothing again.
+            Under a multi-worker strategy the budget only stops training.
         steps_per_epoch: optional cap on steps per epoch.
         seed: random seed (weights, augmentation, masking, data order).
         strategy: `"auto"`, `"one_device"`, `"mirrored"` or `"multi_worker"`
@@ -379,8 +406,12 @@ def pretrain(
     Returns:
         dict with `run_dir`, `model`, `model_path`, `log_dir`, `history`
         (every epoch, those before a resume included), `seconds` (training
-        time, across resumes), `resumed_from_step` (`None` for a new run),
-        and the method's final metrics.
+        time, across resumes), `steps` (optimizer steps done),
+        `stopped_by_time_budget`, `budget_sized` (whether a time budget sized
+        the schedule), `budget_steps` (the steps it was sized to, or
+        `None`), `step_seconds` (the step time measured for it, or `None`),
+        `resumed_from_step` (`None` for a new run), and the method's final
+        metrics (also in `metrics.json`).
     """
     run = _Run(**locals())
     _check(run)
@@ -441,10 +472,13 @@ def _build(run, data):
         run.steps = run.steps_per_epoch if num is None else num // run.batch_size
         if run.steps_per_epoch:
             run.steps = min(run.steps, run.steps_per_epoch)
-        total = run.steps * run.epochs
-        schedule = warmup_cosine(
-            run.learning_rate, total, capped_warmup_steps(total, 200), alpha=0.1
-        )
+        total = run.total_steps = run.steps * run.epochs
+        warmup = capped_warmup_steps(total, 200)
+        if run.budgeted:  # its length is set once the step time is known
+            schedule = WarmupCosine(run.learning_rate, total, warmup, alpha=0.1)
+        else:
+            schedule = warmup_cosine(run.learning_rate, total, warmup, alpha=0.1)
+        run.schedule = schedule
         optimizer = keras.optimizers.AdamW(schedule, weight_decay=1e-4)
         pretext.model.compile(optimizer=optimizer, jit_compile=run.jit)
     return pretext
@@ -519,6 +553,85 @@ def _start_or_resume(run, model, config, checkpoint):
     )
 
 
+def _budget_record(run):
+    """Reads what a resumed run's `config.json` says about its time budget:
+    sets `run.budgeted` and `run.budget_record` (the schedule's sizing)."""
+    saved, path = {}, None
+    if run.resume_dir is not None:
+        path = os.path.join(run.resume_dir, "config.json")
+        saved = read_json(path) if os.path.isfile(path) else {}
+    record = saved.get("budget_schedule")
+    if record is not None and not (
+        isinstance(record, dict)
+        and isinstance(record.get("budget_sized"), bool)
+        and is_int(record.get("total_steps"))
+        and is_int(record.get("at_step"))
+    ):
+        raise ValueError(
+            f"The run's config.json has a malformed `budget_schedule`. Received: "
+            f"budget_schedule={record!r} in {path!r}. Expected the dict the run "
+            "wrote (budget_sized, total_steps, at_step, ...)."
+        )
+    run.budget_record = record
+    run.budgeted = (
+        run.time_budget is not None
+        or saved.get("time_budget") is not None
+        or record is not None
+    )
+
+
+def _sized_model(run, model):
+    """Whether `model` has a `total_steps` (a momentum schedule) sized to the
+    run, which the time budget then resizes."""
+    total = getattr(model, "total_steps", None)
+    return is_int(total) and total == run.total_steps
+
+
+def _time_budget(run, model, config):
+    """The run's `TimeBudget`: it sizes the schedule (and a momentum schedule
+    sized by the run's steps) to the budget, or replays a resumed run's
+    sizing, and records it in `config.json`."""
+    if not run.budgeted:
+        return TimeBudget(run.time_budget)
+    if num_workers(run.strategy_obj) > 1 and run.budget_record is None:
+        # Each worker would time its own steps and might stop at another one.
+        logger.info("Time budget: a hard limit only under a multi-worker strategy.")
+        return TimeBudget(run.time_budget)
+    replay = run.budget_record
+
+    def retrace(total_steps):  # the momentum schedule is read when traced
+        model.total_steps = total_steps
+        model.make_train_function(force=True)
+
+    def on_sized(sizing):
+        if replay is None:
+            config["budget_schedule"] = sizing
+            write_json(os.path.join(run.run_dir, "config.json"), config)
+        seconds = sizing.get("step_seconds") or 0.0
+        if not sizing["budget_sized"]:
+            logger.info(
+                "Time budget: the %d steps of %d epochs fit (%.4f s a step); "
+                "the schedule keeps its length.",
+                *(run.total_steps, run.epochs, seconds),
+            )
+            return
+        logger.info(
+            "Time budget: %s the schedule to %d steps (of %d by epochs) at step "
+            "%d, %.4f s a step; it decays to its final value at step %d, where "
+            "training stops.",
+            *("kept" if replay else "sized", sizing["total_steps"], run.total_steps),
+            *(sizing["at_step"], seconds, sizing["total_steps"]),
+        )
+
+    return TimeBudget(
+        run.time_budget,
+        schedule=run.schedule,
+        retrace=retrace if _sized_model(run, model) else None,
+        replay=replay,
+        on_sized=on_sized,
+    )
+
+
 def _save(run, model, history, checkpoint, budget, data):
     """Saves the model, the encoder and `metrics.json` (written last)."""
     model_path = save_model(model, os.path.join(run.run_dir, "model.keras"))
@@ -526,13 +639,24 @@ def _save(run, model, history, checkpoint, budget, data):
     final = {k: v[-1] for k, v in history.history.items() if v}
     if isinstance(data, StreamedData) and data.skip_invalid:
         final["invalid_records_skipped"] = data.skipped
+    sizing = budget.sizing or run.budget_record or {}
+    sized = bool(sizing.get("budget_sized", False))
+    steps = int(model.optimizer.iterations.numpy())
     metrics = {
         **final,
         "seconds": checkpoint.seconds,
-        "steps": int(model.optimizer.iterations.numpy()),
+        "steps": steps,
         "stopped_by_time_budget": budget.stopped_early,
+        "budget_sized": sized,
+        "budget_steps": sizing["total_steps"] if sized else None,
+        "step_seconds": sizing.get("step_seconds"),
         "resumed_from_step": checkpoint.resumed_from,
     }
+    if sized:
+        logger.info(
+            "Trained %d of the %d steps the time budget allowed, in %.1f s.",
+            *(steps, sizing["total_steps"], checkpoint.seconds),
+        )
     write_json(os.path.join(run.run_dir, "metrics.json"), metrics)
     checkpoint.delete()
     return {
@@ -552,13 +676,15 @@ def _train_seeded(run, data):
     else:
         run.run_dir = run.resume_dir
         clean_run_directory(run.run_dir)
+    _budget_record(run)
     pretext = _build(run, data)
     model = pretext.model
     # The input is an endless stream of batches built afresh for each `fit`
     # (see `fit_resumable`): a resumed run skips the batches already trained
     # on and then sees the same batches as an uninterrupted one.
     stream = run.recipe.training_stream(pretext, run.batch_size, run.seed)
-    budget = TimeBudget(run.time_budget)
+    config = _config(run, pretext)
+    budget = _time_budget(run, model, config)
     # The guard reports; the error is raised after `fit` (the checkpoint's
     # own callbacks run after these), before anything is saved.
     guard = NonFiniteGuard(
@@ -570,20 +696,28 @@ def _train_seeded(run, data):
         save_freq=run.checkpoint_every,
         extra_variables=stream.extra_variables,
     )
-    _start_or_resume(run, model, _config(run, pretext), checkpoint)
+    _start_or_resume(run, model, config, checkpoint)
     stream.attach(checkpoint)
+    record = run.budget_record
     try:
-        history = fit_resumable(
-            model,
-            checkpoint,
-            stream,
-            epochs=run.epochs,
-            steps_per_epoch=run.steps,
-            callbacks=callbacks,
-            epoch_start_callbacks=stream.epoch_start_callbacks,
-            verbose=run.verbose,
-            shuffle=False,  # the tf.data pipeline shuffles
-        )
+        if (
+            record
+            and record["budget_sized"]
+            and (checkpoint.step >= record["total_steps"])
+        ):  # interrupted once its budget-sized steps were done
+            history = checkpoint.training_history()
+        else:
+            history = fit_resumable(
+                model,
+                checkpoint,
+                stream,
+                epochs=run.epochs,
+                steps_per_epoch=run.steps,
+                callbacks=callbacks,
+                epoch_start_callbacks=stream.epoch_start_callbacks,
+                verbose=run.verbose,
+                shuffle=False,  # the tf.data pipeline shuffles
+            )
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
         if not isinstance(data, StreamedData):
             raise

@@ -14,6 +14,7 @@ model.
 """
 
 from keras_ssl.datasets.fashion_mnist import load_fashion_mnist
+from keras_ssl.datasets.general_images import load_general_images
 from keras_ssl.datasets.general_text import load_general_text
 from keras_ssl.datasets.labeled_data import LabeledData
 from keras_ssl.datasets.registry import load, load_or_stream, stream
@@ -62,6 +63,7 @@ __all__ = [
     "load",
     "load_csv",
     "load_fashion_mnist",
+    "load_general_images",
     "load_general_text",
     "load_image_folder",
     "load_text_file",

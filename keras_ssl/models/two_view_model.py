@@ -118,7 +118,11 @@ class TwoViewModel(SSLModel):
         self.projection_batch_norm = projection_batch_norm
         self.seed = seed
         if augmenter is None:
-            augmenter = ViewAugmenter(tuple(encoder.input_shape[1:3]), seed=seed)
+            augmenter = ViewAugmenter(
+                tuple(encoder.input_shape[1:3]),
+                channels=encoder.input_shape[-1],
+                seed=seed,
+            )
         self.augmenter = augmenter
         self.projection_head = ProjectionHead(
             projection_dim,

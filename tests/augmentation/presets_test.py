@@ -32,8 +32,8 @@ def test_simclr_on_small_greyscale_images_has_no_blur_or_colour():
     assert augment.pipeline[2].probability == 0.8
 
 
-def test_simclr_on_rgb_adds_colour_grey_and_blur_from_32_pixels():
-    augment = simclr_augmenter((32, 32), 3, seed=0)
+def test_simclr_on_rgb_adds_colour_grey_and_blur_over_32_pixels():
+    augment = simclr_augmenter((33, 33), 3, seed=0)
     assert layer_types(augment) == [
         "RandomResizedCrop",
         "RandomHorizontalFlip",
@@ -45,7 +45,9 @@ def test_simclr_on_rgb_adds_colour_grey_and_blur_from_32_pixels():
     assert find(augment, "RandomGrayscale")[0].probability == 0.2
     blur = find(augment, "RandomGaussianBlur")[0]
     assert blur.probability == 0.5 and blur.kernel_size == 3
-    assert "RandomGaussianBlur" not in layer_types(simclr_augmenter((31, 64), 3))
+    assert "RandomGaussianBlur" not in layer_types(simclr_augmenter((32, 64), 3))
+    # CIFAR-sized RGB: colour, no blur (SimCLR's CIFAR-10 setting).
+    assert layer_types(simclr_augmenter((32, 32), 3)) == layer_types(augment)[:-1]
 
 
 @pytest.mark.parametrize("side, kernel", [(8, 3), (32, 3), (64, 7), (224, 23)])
@@ -54,7 +56,7 @@ def test_blur_kernel_is_about_a_tenth_of_the_side(side, kernel):
 
 
 def test_byol_views_differ_in_blur_and_solarize():
-    view_1, view_2 = byol_augmenters((32, 32), 3, seed=0)
+    view_1, view_2 = byol_augmenters((64, 64), 3, seed=0)
     assert find(view_1, "RandomGaussianBlur")[0].probability == 1.0
     assert find(view_2, "RandomGaussianBlur")[0].probability == 0.1
     assert find(view_1, "RandomSolarize") == []

@@ -44,9 +44,17 @@ def test_predictions_match_brute_force(temperature):
 def test_accuracies_match_brute_force():
     bank, y_bank, queries, y_query = random_problem()
     result = knn_evaluate(
-        lambda x: x, bank, y_bank, queries, y_query, k=(5, 20), batch_size=16
+        lambda x: x,
+        bank,
+        y_bank,
+        queries,
+        y_query,
+        k=(5, 20),
+        batch_size=16,
+        k_rule=None,
     )
-    assert set(result) == {"knn_accuracy@5", "knn_accuracy@20", "accuracy"}
+    assert set(result) == {"knn_accuracy@5", "knn_accuracy@20", "accuracy", "knn_k"}
+    assert result["knn_k"] == {5: 5, 20: 20}
     for k in (5, 20):
         expected = brute_force_knn(bank, y_bank, queries, k, 0.07)
         assert result[f"knn_accuracy@{k}"] == np.mean(expected == y_query)
@@ -59,13 +67,15 @@ def test_tiny_temperature_stays_finite_and_acts_like_nearest_neighbour():
     np.testing.assert_array_equal(predictions[20], predictions[1])
 
 
-def test_default_ks_on_blobs(blobs):
+def test_default_ks_on_blobs_are_capped_by_the_bank(blobs):
     x_train, y_train, x_test, y_test = blobs
     keras.utils.set_random_seed(0)
     encoder = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16)])
     result = knn_evaluate(encoder, x_train, y_train, x_test, y_test)
-    assert set(result) == {"knn_accuracy@20", "knn_accuracy@200", "accuracy"}
-    assert result["accuracy"] == result["knn_accuracy@20"] > 0.95
+    # 300 bank examples of 3 classes: at most a tenth of 100, so 10.
+    assert result["knn_k"] == {20: 10, 200: 10}
+    assert set(result) == {"knn_accuracy@10", "accuracy", "knn_k"}
+    assert result["accuracy"] == result["knn_accuracy@10"] > 0.95
 
 
 def test_int_k_and_precomputed_features():
@@ -74,14 +84,19 @@ def test_int_k_and_precomputed_features():
         None, None, y_bank, None, y_query, k=3, features=(bank, queries)
     )
     accuracy = np.mean(brute_force_knn(bank, y_bank, queries, 3, 0.07) == y_query)
-    assert result == {"knn_accuracy@3": accuracy, "accuracy": accuracy}
+    # 120 examples of 4 classes: the cap (120 // 40 = 3) leaves k=3 as it is.
+    assert result == {"knn_accuracy@3": accuracy, "accuracy": accuracy, "knn_k": {3: 3}}
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"k": 121}, r"`k` must not exceed.*k=121 with a bank of 120 examples"),
-        ({"k": (20, 200)}, r"k=200 with a bank of 120 examples"),
+        (
+            {"k": 121, "k_rule": None},
+            r"`k` must not exceed.*k=121 with a bank of 120 examples",
+        ),
+        ({"k": (20, 200), "k_rule": None}, r"k=200 with a bank of 120 examples"),
+        ({"k_rule": "sqrt"}, r"`k_rule` must be one of \['tenth_of_class', None\]"),
         ({"k": 0}, r"`k` must be a positive int.*k=0"),
         ({"k": ()}, r"`k` must be a positive int"),
         ({"k": (5, 2.5)}, r"`k` must be a positive int"),

@@ -27,8 +27,15 @@ def test_image_method_probe_knn_fine_tune_and_figures(tmp_path):
         + ["--output-dir", str(tmp_path / "runs"), "--plots", str(tmp_path / "png")]
     )
     protocols = [row["protocol"] for row in result["rows"]]
-    assert protocols[:2] == ["linear probe", "kNN k=20"]
-    assert protocols[2].startswith("fine-tune 10% labels")
+    # 256 training images of 10 classes: the label-fraction rows, and k
+    # capped at a tenth of a class (25 images), 2.
+    assert protocols[:4] == [
+        "linear probe",
+        "linear probe 10% labels (26)",
+        "linear probe 1% labels (10)",
+        "kNN k=2 (asked 20)",
+    ]
+    assert protocols[4].startswith("fine-tune 10% labels")
     for row in result["rows"]:
         assert row["task"] == "fashion_mnist"
         for key in ("ssl", "random_init", "raw_input"):

@@ -536,6 +536,7 @@ CASES = {
             [0],
             k=5,
             features=(np.ones((4, 3)), np.ones((1, 3))),
+            k_rule=None,
         ),
         r"`k` must not exceed the number of bank examples\. Received: k=5 with "
         r"a bank of 4",

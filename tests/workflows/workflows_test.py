@@ -76,7 +76,14 @@ def test_simclr_pretrain_evaluate_export(tmp_path, images):
     for tag in ("epoch_loss", "epoch_contrastive_accuracy", "epoch_learning_rate"):
         assert tag in tags["train"], tags
     assert {"probe_accuracy", "knn_accuracy"} <= tags["evaluation"]
-    assert [r["protocol"] for r in rows] == ["linear probe", "kNN k=5"]
+    # 256 training images of 10 classes: the label-fraction rows, and k
+    # capped at a tenth of a class (25 images), 2.
+    assert [r["protocol"] for r in rows] == [
+        "linear probe",
+        "linear probe 10% labels (26)",
+        "linear probe 1% labels (10)",
+        "kNN k=2 (asked 5)",
+    ]
     for row in rows:
         for key in ("ssl", "random_init", "raw_input"):
             assert 0.0 <= row[key] <= 1.0
