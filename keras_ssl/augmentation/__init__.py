@@ -2,6 +2,7 @@
 
 from keras_ssl.augmentation.augmentation_pipeline import AugmentationPipeline
 from keras_ssl.augmentation.image_augmentation import ImageAugmentation
+from keras_ssl.augmentation.multi_crop import MultiCrop
 from keras_ssl.augmentation.multi_view import MultiView
 from keras_ssl.augmentation.presets import byol_augmenters, simclr_augmenter
 from keras_ssl.augmentation.random_color_jitter import RandomColorJitter
@@ -22,6 +23,7 @@ from keras_ssl.augmentation.view_augmenter import ViewAugmenter
 __all__ = [
     "AugmentationPipeline",
     "ImageAugmentation",
+    "MultiCrop",
     "MultiView",
     "RandomColorJitter",
     "RandomGaussianBlur",

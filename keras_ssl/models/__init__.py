@@ -5,6 +5,7 @@ from keras_ssl.models.barlow_twins import BarlowTwins
 from keras_ssl.models.byol import BYOL
 from keras_ssl.models.causal_language_model import CausalLanguageModel
 from keras_ssl.models.deep_cluster import DeepCluster
+from keras_ssl.models.dino import DINO
 from keras_ssl.models.masked_autoencoder import MaskedAutoencoder
 from keras_ssl.models.masked_language_model import MaskedLanguageModel
 from keras_ssl.models.moco import MoCo
@@ -14,6 +15,7 @@ from keras_ssl.models.simclr import SimCLR
 from keras_ssl.models.simcse import SimCSE
 from keras_ssl.models.simsiam import SimSiam
 from keras_ssl.models.ssl_model import SSLModel
+from keras_ssl.models.swav import SwAV
 from keras_ssl.models.triplet_model import TripletModel
 from keras_ssl.models.two_view_model import TwoViewModel
 from keras_ssl.models.vicreg import VICReg
@@ -23,6 +25,7 @@ __all__ = [
     "BYOL",
     "BarlowTwins",
     "CausalLanguageModel",
+    "DINO",
     "DeepCluster",
     "MaskedAutoencoder",
     "MaskedLanguageModel",
@@ -33,6 +36,7 @@ __all__ = [
     "SimCLR",
     "SimCSE",
     "SimSiam",
+    "SwAV",
     "TripletModel",
     "TwoViewModel",
     "VICReg",

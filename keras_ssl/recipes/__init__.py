@@ -40,6 +40,8 @@ from keras_ssl.recipes import autoencoder  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import rotation  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import mae  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import deepcluster  # noqa: E402,F401  isort: skip
+from keras_ssl.recipes import dino  # noqa: E402,F401  isort: skip
+from keras_ssl.recipes import swav  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import mlm  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import mlm_nsp  # noqa: E402,F401  isort: skip
 from keras_ssl.recipes import causal_lm  # noqa: E402,F401  isort: skip

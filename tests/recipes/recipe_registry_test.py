@@ -18,6 +18,8 @@ BUILT_IN = {
         "rotation",
         "mae",
         "deepcluster",
+        "dino",
+        "swav",
     ),
     "text": ("mlm", "mlm_nsp", "causal_lm", "rtd", "simcse"),
 }
@@ -70,13 +72,13 @@ def test_measured_defaults():
     assert not recipes.get("mae").uses_conv_encoder
     assert recipes.get("causal_lm").encoder_builder.__name__ == "transformer_decoder"
     assert recipes.get("mlm").encoder_builder.__name__ == "transformer_encoder"
-    assert recipes.names(searchable=True) == BUILT_IN["image"][:7]
+    assert recipes.names(searchable=True) == (*BUILT_IN["image"][:7], "swav")
     temperature = [
         n
         for n in recipes.names(searchable=True)
         if "temperature" in recipes.get(n).search_space
     ]
-    assert temperature == ["simclr", "moco"]
+    assert temperature == ["simclr", "moco", "swav"]
 
 
 def test_unknown_name_suggests_the_closest():

@@ -132,7 +132,7 @@ def test_the_toy_method_pretrains_through_the_command_line(tmp_path, capsys, toy
         keras.utils.save_img(str(data / "ab"[i % 2] / f"{i}.png"), image)
     with pytest.raises(SystemExit):  # the help lists the new method
         main(["pretrain", "--help"])
-    assert "deepcluster | toy; text:" in " ".join(capsys.readouterr().out.split())
+    assert "swav | toy; text:" in " ".join(capsys.readouterr().out.split())
     argv = ["pretrain", "--method", "toy", "--dataset", str(data)]
     argv += ["--epochs", "1", "--steps-per-epoch", "2", "--output-dir"]
     argv += [str(tmp_path / "runs"), "--model-kwargs", '{"widths": [4]}']

@@ -202,6 +202,8 @@ METHOD_KWARGS = {
     "rotation": CONV,
     "mae": {"encoder_dim": 8, "decoder_dim": 8, "depth": 1, "patch_size": 7},
     "deepcluster": {**CONV, "num_clusters": 4},
+    "dino": {**CONV, "output_dim": 16, "hidden_dim": 16, "bottleneck_dim": 8},
+    "swav": {**CONV, "projection_dim": 8, "projection_hidden_dims": (16,)},
 }
 
 
